@@ -1,0 +1,1 @@
+"""Asyncio client for the Thinknx Integration Kit."""
