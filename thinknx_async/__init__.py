@@ -1,1 +1,73 @@
-"""Asyncio client for the Thinknx Integration Kit."""
+"""Asyncio client for the Thinknx Integration Kit REST API.
+
+Typed, throttled per site, retried without ever doubling a command, and built to drive one
+house or fan a command out to hundreds of sites.
+"""
+
+from ._pool import PoolStats
+from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConnectError,
+    DeviceNotFoundError,
+    ExecutionError,
+    ProtocolError,
+    RateLimitedError,
+    RedirectError,
+    ServerError,
+    SessionError,
+    ThinknxError,
+    TimeoutError,
+    TransportError,
+    ValidationError,
+)
+from .knx import GroupAddress
+from .models import CommandResult, KnxResult, ServerStatus
+from .retry import RetryPolicy
+from .session import CLOUD_URL, DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
+from .site import Site
+from .throttle import RateLimit, TokenBucket
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLOUD_URL",
+    "DEFAULT_RATE_LIMIT",
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Blind",
+    "Button",
+    "CommandResult",
+    "ConnectError",
+    "Device",
+    "DeviceNotFoundError",
+    "ExecutionError",
+    "GroupAddress",
+    "Hvac",
+    "InsecureCredentialsWarning",
+    "Knx",
+    "KnxResult",
+    "Light",
+    "PoolStats",
+    "ProtocolError",
+    "RateLimit",
+    "RateLimitedError",
+    "RedirectError",
+    "RetryPolicy",
+    "Scene",
+    "ServerError",
+    "ServerStatus",
+    "Session",
+    "SessionError",
+    "Site",
+    "Thermostat",
+    "ThinknxError",
+    "TimeoutError",
+    "TokenBucket",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,115 @@
+"""Turning an HTTP reply into a JSON object or a typed error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConnectError,
+    DeviceNotFoundError,
+    ExecutionError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+    ThinknxError,
+    TimeoutError,
+    TransportError,
+)
+from .retry import parse_retry_after
+
+__all__ = ["decode_reply", "read_body", "transport_error"]
+
+_BY_ERROR_TEXT: dict[str, type[ApiError]] = {
+    "device not found": DeviceNotFoundError,
+    "params errors": BadRequestError,
+    "impossible to execute": ExecutionError,
+}
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: DeviceNotFoundError,
+}
+
+
+async def read_body(response: httpx.Response, limit: int, what: str) -> bytes:
+    """Read the body, refusing one larger than ``limit`` bytes (a reply is a few hundred)."""
+    length = response.headers.get("content-length")
+    if length is not None and length.isdecimal() and int(length) > limit:
+        raise ProtocolError(f"{what}: reply of {length} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError(f"{what}: reply is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_text(body: Any) -> str | None:
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, str):
+            return error
+    return None
+
+
+def decode_reply(status: int, headers: httpx.Headers, content: bytes, what: str) -> dict[str, Any]:
+    """The JSON object of a 200 reply; a typed error for anything else."""
+    try:
+        body = json.loads(content) if content else None
+    except (ValueError, RecursionError) as exc:
+        if status == 200:
+            raise ProtocolError(f"{what}: reply is not JSON ({_preview(content)})") from exc
+        body = None
+    error_text = _error_text(body)
+    if status == 200 and error_text is None:
+        if not isinstance(body, dict):
+            raise ProtocolError(f"{what}: expected a JSON object, got {_preview(content)}")
+        return body
+    message = f"{what}: HTTP {status}" + (f", {error_text!r:.200}" if error_text else "")
+    if status == 429:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        raise RateLimitedError(message, body=body, retry_after=retry_after)
+    kind = _BY_ERROR_TEXT.get((error_text or "").strip().lower()) or _BY_STATUS.get(status)
+    if kind is None:
+        if status >= 500:
+            kind = ServerError
+        elif 400 <= status < 500 or status == 200:
+            kind = ApiError
+        else:
+            raise ProtocolError(f"{what}: unexpected HTTP {status} ({_preview(content)})")
+    raise kind(message, status_code=status, body=body)
+
+
+def _preview(content: bytes) -> str:
+    if not content:
+        return "empty body"
+    text = content[:60].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(content) > 60 else "")
+
+
+def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
+    """The typed error for an httpx failure (chain it with ``from exc``)."""
+    detail = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    error: TransportError
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        error = TimeoutError(f"{what}: connection not opened in time ({detail})")
+        error.never_sent = True
+    elif isinstance(exc, httpx.TimeoutException):
+        error = TimeoutError(f"{what}: no reply in time ({detail})")
+    elif isinstance(exc, httpx.ConnectError):
+        error = ConnectError(f"{what}: cannot connect ({detail})")
+    elif isinstance(exc, httpx.TransportError):
+        error = TransportError(f"{what}: connection failed ({detail})")
+    else:
+        return ProtocolError(f"{what}: {detail}")
+    return error

@@ -1,0 +1,74 @@
+"""Keeping Integration Kit keys and passwords out of every message and log record.
+
+httpx logs each request's full URL at INFO, and a cloud URL carries the key in its path. A
+filter on httpx's and httpcore's loggers (and ours) rewrites any record that contains a secret
+a live site registered. It runs only for records that a logger actually emits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from urllib.parse import quote
+
+__all__ = ["MASK", "SecretRegistry", "redact", "secrets"]
+
+MASK = "***"
+_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "thinknx_async",
+)
+
+
+class SecretRegistry(logging.Filter):
+    """The secrets of live sites, counted, and the log filter that masks them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counts: Counter[str] = Counter()
+        self._installed = False
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret`` (and its percent-encoded form) from now on."""
+        if not secret:
+            return
+        for form in {secret, quote(secret, safe="")}:
+            self._counts[form] += 1
+        if not self._installed:
+            for name in _LOGGERS:
+                logging.getLogger(name).addFilter(self)
+            self._installed = True
+
+    def discard(self, secret: str) -> None:
+        """One user of ``secret`` is gone; stop masking it when none is left."""
+        for form in {secret, quote(secret, safe="")}:
+            if self._counts[form] > 1:
+                self._counts[form] -= 1
+            else:
+                self._counts.pop(form, None)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
+        # Longest first, so a secret that contains another is masked whole.
+        for secret in sorted(self._counts, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite ``record`` when its message holds a secret; never drop it."""
+        if self._counts:
+            message = record.getMessage()
+            masked = self.redact(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+secrets = SecretRegistry()
+redact = secrets.redact

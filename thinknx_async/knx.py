@@ -1,0 +1,122 @@
+"""KNX value rules: group addresses and the DPT 1, 5 and 9 values the API can send.
+
+Value types validate on construction, so a value that exists is a value the API accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Final
+
+import attrs
+
+from .errors import ValidationError
+
+__all__ = ["DPT9_MAX", "DPT9_MIN", "GroupAddress", "format_decimal"]
+
+DPT9_MIN: Final = -671088.64
+DPT9_MAX: Final = 670760.96
+
+
+@attrs.frozen(slots=True)
+class GroupAddress:
+    """A KNX group address: 3-level ``main/middle/sub`` or 2-level ``main/sub``.
+
+    3-level: main 0..31, middle 0..7, sub 0..255. 2-level: main 0..31, sub 0..2047.
+    Build one with :meth:`parse` from its text form; ``str()`` gives that form back.
+    """
+
+    main: int
+    middle: int | None
+    sub: int
+
+    def __attrs_post_init__(self) -> None:
+        for part in (self.main, self.middle, self.sub):
+            if part is not None and (type(part) is not int):
+                raise ValidationError(f"group address parts must be integers, got {part!r}")
+        if not 0 <= self.main <= 31:
+            raise ValidationError(f"group address main group {self.main} is outside 0..31")
+        if self.middle is None:
+            if not 0 <= self.sub <= 2047:
+                raise ValidationError(f"2-level group address sub {self.sub} is outside 0..2047")
+        else:
+            if not 0 <= self.middle <= 7:
+                raise ValidationError(f"group address middle group {self.middle} is outside 0..7")
+            if not 0 <= self.sub <= 255:
+                raise ValidationError(f"group address sub {self.sub} is outside 0..255")
+
+    @classmethod
+    def parse(cls, text: str | GroupAddress) -> GroupAddress:
+        """Parse ``"1/0/1"`` or ``"1/2047"``; a :class:`GroupAddress` is returned as is."""
+        if isinstance(text, GroupAddress):
+            return text
+        if not isinstance(text, str):
+            raise ValidationError(f"group address must be a string, got {type(text).__name__}")
+        parts = text.split("/")
+        # isdecimal() and isascii() together keep out signs, spaces and non-ASCII digits.
+        if len(parts) not in (2, 3) or not all(p.isascii() and p.isdecimal() for p in parts):
+            raise ValidationError(f"malformed group address {text!r}: expected main/middle/sub")
+        if any(len(p) > 4 for p in parts):
+            raise ValidationError(f"malformed group address {text!r}: part too long")
+        numbers = [int(p) for p in parts]
+        if len(numbers) == 2:
+            return cls(numbers[0], None, numbers[1])
+        return cls(numbers[0], numbers[1], numbers[2])
+
+    def __str__(self) -> str:
+        if self.middle is None:
+            return f"{self.main}/{self.sub}"
+        return f"{self.main}/{self.middle}/{self.sub}"
+
+
+def format_decimal(value: float | int | Decimal, *, what: str = "value") -> str:
+    """Write a finite number as the API wants it: ``.`` as separator, never exponent notation.
+
+    ``20.5`` -> ``"20.5"``, ``1e-05`` -> ``"0.00001"``, ``-0.0`` -> ``"0"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValidationError(f"{what} must be a number, got {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{what} must be finite, got {value!r}")
+        value = Decimal(repr(value))  # repr is the shortest text that round-trips
+    if not value.is_finite():
+        raise ValidationError(f"{what} must be finite, got {value}")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def check_bit(value: int | bool, *, what: str = "value") -> int:
+    """A DPT 1 value: exactly 0 or 1 (``True``/``False`` accepted)."""
+    if isinstance(value, bool):
+        return int(value)
+    if type(value) is not int or value not in (0, 1):
+        raise ValidationError(f"{what} must be 0 or 1, got {value!r}")
+    return value
+
+
+def check_byte(value: int) -> int:
+    """A DPT 5 value: an integer 0..255."""
+    if type(value) is not int or not 0 <= value <= 255:
+        raise ValidationError(f"DPT 5 value must be an integer 0..255, got {value!r}")
+    return value
+
+
+def check_percent(value: int, *, what: str) -> int:
+    """A percentage the API takes: an integer 0..100."""
+    if type(value) is not int or not 0 <= value <= 100:
+        raise ValidationError(f"{what} must be an integer 0..100, got {value!r}")
+    return value
+
+
+def format_dpt9(value: float | int | Decimal) -> str:
+    """A DPT 9 value within the KNX 2-byte float range, formatted for the wire."""
+    text = format_decimal(value, what="DPT 9 value")
+    if not DPT9_MIN <= Decimal(text) <= DPT9_MAX:
+        raise ValidationError(f"DPT 9 value {text} is outside {DPT9_MIN}..{DPT9_MAX}")
+    return text

@@ -1,0 +1,187 @@
+"""Reply models: small frozen classes, structured from JSON by one strict cattrs converter.
+
+Unknown extra fields are ignored (servers may add some); a missing or mistyped required field is
+a :class:`~thinknx_async.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from .errors import ProtocolError
+
+__all__ = ["CommandResult", "KnxResult", "ServerStatus", "parse_uptime", "structure"]
+
+Number = int | float
+
+_T = TypeVar("_T")
+
+
+@attrs.frozen(slots=True)
+class CommandResult:
+    """The reply to a device command or status read.
+
+    ``status`` is the device's state: present in status reads, and in commands sent with
+    ``feedback=True`` (the server then waited for the device before answering).
+    """
+
+    namespace: str
+    guid: str
+    comm_obj: int
+    status: Number | None = None
+
+
+@attrs.frozen(slots=True)
+class KnxResult:
+    """The reply to a raw KNX telegram: the group address and the value the server sent."""
+
+    namespace: str
+    group: str
+    value: Number
+
+
+@attrs.frozen(slots=True)
+class ServerStatus:
+    """The server's main facts (``system/serverStatus``), with the spec's field names.
+
+    Uptimes are parsed from English or Italian unit words (``None`` when the text has a form
+    the library does not know); the raw strings are kept in ``process_uptime_text`` and
+    ``server_uptime_text``. ``config_time`` is naive local server time.
+    """
+
+    namespace: str
+    version: str
+    process_uptime: timedelta | None
+    server_uptime: timedelta | None
+    config_time: datetime | None
+    connected_clients: int
+    pbx_users: tuple[str, ...]
+    process_uptime_text: str
+    server_uptime_text: str
+    config_time_text: str
+
+
+_UNIT_SECONDS = {
+    "d": 86400, "day": 86400, "days": 86400, "giorno": 86400, "giorni": 86400, "gg": 86400,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "ora": 3600, "ore": 3600,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60, "minuto": 60, "minuti": 60,
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "secondo": 1, "secondi": 1,
+}  # fmt: skip
+_UPTIME_PART = re.compile(r"(\d+)\s*([^\W\d_]+)\.?,?")
+
+
+def parse_uptime(text: str) -> timedelta | None:
+    """``"2 days 3 hours 4 min"`` or ``"2 giorni 3 ore 4 min"`` -> ``timedelta``; else ``None``."""
+    rest = text.strip()
+    if not rest:
+        return None
+    total = 0
+    for match in _UPTIME_PART.finditer(rest):
+        unit = _UNIT_SECONDS.get(match.group(2).lower())
+        if unit is None:
+            return None
+        total += int(match.group(1)) * unit
+    if _UPTIME_PART.sub("", rest).strip(" ,"):
+        return None  # words or numbers the pattern did not account for
+    return timedelta(seconds=total)
+
+
+def _parse_config_time(text: str) -> datetime | None:
+    for form in ("%H:%M:%S %Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text.strip(), form)
+        except ValueError:
+            continue
+    return None
+
+
+def _strict(kind: type[Any] | tuple[type[Any], ...], name: str) -> Any:
+    def check(value: Any, _: Any) -> Any:
+        if type(value) is bool or not isinstance(value, kind):
+            raise TypeError(f"expected {name}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def _make_converter(*, detailed: bool) -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
+    # cattrs would coerce "5" to 5 and 5.7 to 5: a reply with such values breaks the contract.
+    converter.register_structure_hook(str, _strict(str, "a string"))
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(Number, _strict((int, float), "a number"))
+    converter.register_structure_hook(Number | None, _strict((int, float), "a number"))
+    for cls in (CommandResult, KnxResult):
+        converter.register_structure_hook(
+            cls, make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=detailed)
+        )
+    return converter
+
+
+# The fast converter serves every reply; the detailed one only words the message of a bad one.
+_converter = _make_converter(detailed=False)
+_detailed_converter = _make_converter(detailed=True)
+
+
+def _describe(data: Any, cls: type[Any]) -> str:
+    try:
+        _detailed_converter.structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        return "; ".join(cattrs.transform_error(exc, path="reply"))
+    return "invalid reply"  # pragma: no cover - both converters apply the same hooks
+
+
+def structure(data: Any, cls: type[_T], *, what: str) -> _T:
+    """Build ``cls`` from a decoded JSON object, or raise :class:`ProtocolError`."""
+    if not isinstance(data, Mapping):
+        raise ProtocolError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    try:
+        return _converter.structure(data, cls)
+    except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
+        raise ProtocolError(f"{what}: {_describe(data, cls)}") from exc
+
+
+def structure_server_status(data: Any) -> ServerStatus:
+    """Build a :class:`ServerStatus` from the ``system/serverStatus`` body."""
+    what = "system/serverStatus reply"
+    if not isinstance(data, Mapping):
+        raise ProtocolError(f"{what}: expected a JSON object, got {type(data).__name__}")
+
+    def text(field: str) -> str:
+        value = data.get(field)
+        if not isinstance(value, str):
+            raise ProtocolError(f"{what}: field {field!r} must be a string, got {value!r:.40}")
+        return value
+
+    clients = data.get("connected_clients")
+    if isinstance(clients, str) and clients.isdecimal():
+        clients = int(clients)  # some firmware writes numbers as text
+    if type(clients) is not int:
+        raise ProtocolError(f"{what}: field 'connected_clients' must be an integer")
+    users = data.get("pbx_users", "")
+    if isinstance(users, str):
+        pbx = tuple(u.strip() for u in users.split(",") if u.strip())
+    elif isinstance(users, list) and all(isinstance(u, str | int) for u in users):
+        pbx = tuple(str(u) for u in users)
+    else:
+        raise ProtocolError(f"{what}: field 'pbx_users' must be a comma-separated string")
+    process, server, config = text("process_uptime"), text("server_uptime"), text("config_time")
+    return ServerStatus(
+        namespace=text("namespace"),
+        version=text("version"),
+        process_uptime=parse_uptime(process),
+        server_uptime=parse_uptime(server),
+        config_time=_parse_config_time(config),
+        connected_clients=clients,
+        pbx_users=pbx,
+        process_uptime_text=process,
+        server_uptime_text=server,
+        config_time_text=config,
+    )

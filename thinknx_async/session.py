@@ -1,0 +1,401 @@
+"""The session: one HTTP client and its pool, the defaults, and the sites made from them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import ssl
+import warnings
+from collections import Counter
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+from urllib.parse import quote
+
+import httpx
+
+from ._pool import PoolStats, ShardedTransport
+from ._secrets import secrets
+from .errors import SessionError, ValidationError
+from .retry import RetryPolicy
+from .site import Method, Site, SiteKind
+from .throttle import RateLimit, TokenBucket
+
+__all__ = ["CLOUD_URL", "DEFAULT_RATE_LIMIT", "InsecureCredentialsWarning", "Session"]
+
+#: The Thinknx cloud.
+CLOUD_URL: Final = "https://data.thinknx.eu"
+#: The per-site default: the spec names no figure, and a Thinknx server is a small box.
+DEFAULT_RATE_LIMIT: Final = RateLimit(rate=5.0, burst=5)
+_DEFAULT_IN_FLIGHT: Final[dict[SiteKind, int]] = {"local": 2, "cloud": 4, "relay": 4}
+_AUTH_MODES: Final = ("digest", "basic", "query")
+
+
+class _Default(enum.Enum):
+    TOKEN = 0
+
+
+DEFAULT: Final = _Default.TOKEN
+"""Marks an argument left to the session's default (``None`` means "off" where allowed)."""
+
+
+class InsecureCredentialsWarning(UserWarning):
+    """Credentials will travel in clear text (the ``auth="query"`` mode over plain HTTP)."""
+
+
+def _running_loop() -> object:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    except (ImportError, RuntimeError):
+        raise SessionError("a Session must be used from async code") from None
+
+
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    if isinstance(verify, bool):
+        return httpx.create_ssl_context(verify=verify)
+    raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
+
+
+def _positive_int(name: str, value: int) -> int:
+    if type(value) is not int or value < 1:
+        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+class Session:
+    """Owns the HTTP client and its connection pool, and makes :class:`Site` handles.
+
+    Use it as ``async with Session(...) as session:``; it closes its client on exit (an
+    ``http_client`` you pass in is used as is and never closed). Arguments:
+
+    - ``rate_limit``: each site's default :class:`RateLimit` (``None``: not throttled).
+    - ``relay_rate_limit``: one more bucket shared by every site behind the same relay or cloud
+      host, for a relay that limits a caller as a whole.
+    - ``retry``: the :class:`RetryPolicy`.
+    - ``timeout``: seconds for each of connect, write, read and pool wait.
+    - ``max_connections``: requests in flight at once over all sites; they are the pool's
+      connections, spread over small pools of ``pool_size`` per origin.
+    - ``max_in_flight``: each site's cap on requests in flight (default 2 for local servers,
+      4 through the cloud or a relay).
+    - ``verify``: TLS verification: ``True``, ``False``, a CA file path or an ``ssl.SSLContext``.
+    - ``method``: ``"GET"`` or ``"POST"`` (form body) for every site, unless a site says otherwise.
+    - ``max_reply_size``: a reply larger than this many bytes is a ``ProtocolError``.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        retry: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        max_connections: int = 100,
+        pool_size: int = 10,
+        http_client: httpx.AsyncClient | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+        method: Method = "GET",
+        relay_rate_limit: RateLimit | None = None,
+        max_in_flight: int | None = None,
+        cloud_url: str = CLOUD_URL,
+        max_reply_size: int = 1 << 20,
+    ) -> None:
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ValidationError("rate_limit must be a RateLimit or None")
+        if not (isinstance(timeout, int | float) and timeout > 0):
+            raise ValidationError(f"timeout must be a number > 0, got {timeout!r}")
+        self.rate_limit = rate_limit
+        self.relay_rate_limit = relay_rate_limit
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.method = self._check_method(method)
+        self.max_in_flight = (
+            None if max_in_flight is None else _positive_int("max_in_flight", max_in_flight)
+        )
+        self.max_reply_size = _positive_int("max_reply_size", max_reply_size)
+        self._cloud_url = cloud_url.rstrip("/")
+        self._relay_buckets: dict[str, TokenBucket] = {}
+        self._secrets: Counter[str] = Counter()
+        self._loop: object | None = None
+        self._closed = False
+        self._transport: ShardedTransport | None = None
+        self._owns_client = http_client is None
+        if http_client is None:
+            _positive_int("max_connections", max_connections)
+            context = _ssl_context(verify)
+
+            def make_pool(size: int) -> httpx.AsyncBaseTransport:
+                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+                return httpx.AsyncHTTPTransport(verify=context, limits=limits)
+
+            self._transport = ShardedTransport(
+                make_pool, max_connections=max_connections, pool_size=pool_size
+            )
+            http_client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=False,
+                trust_env=False,
+                headers={"Accept": "application/json"},
+            )
+        self._client = http_client
+        #: Extensions set on every request (the client's timeouts).
+        self.request_extensions: dict[str, Any] = {"timeout": http_client.timeout.as_dict()}
+        self._headers = {
+            "accept": "application/json",
+            "user-agent": "thinknx-async/0.1",
+        }
+
+    @staticmethod
+    def _check_method(method: str) -> Method:
+        if method == "GET":
+            return "GET"
+        if method == "POST":
+            return "POST"
+        raise ValidationError(f"method must be 'GET' or 'POST', got {method!r}")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Session {state}>"
+
+    # Lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._check_usable()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (unless it was passed in) and forget the secrets. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for secret, count in self._secrets.items():
+            for _ in range(count):
+                secrets.discard(secret)
+        self._secrets.clear()
+        if self._owns_client:
+            await self._client.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has run."""
+        return self._closed
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The one HTTP client every request of this session goes through."""
+        return self._client
+
+    def pool_stats(self) -> PoolStats | None:
+        """The pool's counts (``None`` with an ``http_client`` passed in)."""
+        return None if self._transport is None else self._transport.stats()
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise SessionError("the session is closed")
+        loop = _running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise SessionError(
+                "the session is bound to the event loop that first used it; "
+                "make one Session per event loop"
+            )
+
+    # Sites ------------------------------------------------------------------------------------
+
+    def _register(self, *values: str) -> None:
+        for value in values:
+            if value:
+                secrets.add(value)
+                self._secrets[value] += 1
+
+    def _site(
+        self,
+        kind: SiteKind,
+        base_url: str,
+        *,
+        name: str | None,
+        rate_limit: RateLimit | _Default | None,
+        max_in_flight: int | None,
+        method: Method | None,
+        auth: httpx.Auth | None = None,
+        auth_suffix: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> Site:
+        if self._closed:
+            raise SessionError("the session is closed")
+        if name is not None and not isinstance(name, str):
+            raise ValidationError("name must be a string")
+        limit = self.rate_limit if rate_limit is DEFAULT else rate_limit
+        if limit is not None and not isinstance(limit, RateLimit):
+            raise ValidationError("rate_limit must be a RateLimit or None")
+        in_flight = max_in_flight or self.max_in_flight or _DEFAULT_IN_FLIGHT[kind]
+        relay_bucket = None
+        if self.relay_rate_limit is not None and kind != "local":
+            host = httpx.URL(base_url).host
+            relay_bucket = self._relay_buckets.get(host)
+            if relay_bucket is None:
+                relay_bucket = self._relay_buckets[host] = TokenBucket(self.relay_rate_limit)
+        return Site(
+            self,
+            kind=kind,
+            base_url=base_url,
+            name=name,
+            auth=auth,
+            auth_suffix=auth_suffix,
+            headers={**self._headers, **(headers or {})},
+            rate_limit=limit,
+            relay_bucket=relay_bucket,
+            max_in_flight=_positive_int("max_in_flight", in_flight),
+            method=self.method if method is None else self._check_method(method),
+        )
+
+    def local(
+        self,
+        host: str,
+        *,
+        username: str,
+        password: str,
+        auth: Literal["digest", "basic", "query"] = "digest",
+        port: int = 5051,
+        scheme: Literal["http", "https"] = "http",
+        name: str | None = None,
+        rate_limit: RateLimit | _Default | None = DEFAULT,
+        max_in_flight: int | None = None,
+        method: Method | None = None,
+    ) -> Site:
+        """A server on the local network: ``http://HOST:5051/api/V1/``.
+
+        ``auth`` picks how credentials travel: ``"digest"`` (HTTP Digest, the default: the
+        password never crosses the network), ``"basic"`` (an Authorization header), or
+        ``"query"`` (``user=`` and ``pass=`` in the query string; plain HTTP only, as the server
+        demands, so it sends the password in clear text and warns).
+        """
+        if auth not in _AUTH_MODES:
+            raise ValidationError(f"auth must be one of {_AUTH_MODES}, got {auth!r}")
+        if scheme not in ("http", "https"):
+            raise ValidationError(f"scheme must be 'http' or 'https', got {scheme!r}")
+        if not isinstance(host, str) or not host or any(c in host for c in "/@?#% \\"):
+            raise ValidationError(f"host {host!r:.60} is not a host name or IP address")
+        if type(port) is not int or not 0 < port < 65536:
+            raise ValidationError(f"port must be an integer 1..65535, got {port!r}")
+        for field, value in (("username", username), ("password", password)):
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"{field} must be a non-empty string")
+        if ":" in username and auth == "basic":
+            raise ValidationError("a Basic auth username cannot contain ':'")
+        shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        base = f"{scheme}://{shown_host}:{port}/api/V1/"
+        try:
+            httpx.URL(base)
+        except httpx.InvalidURL as exc:
+            raise ValidationError(f"host {host!r:.60} is not a host name or IP address") from exc
+        self._register(password, base64.b64encode(f"{username}:{password}".encode()).decode())
+        common: dict[str, Any] = {
+            "name": name, "rate_limit": rate_limit, "max_in_flight": max_in_flight, "method": method
+        }  # fmt: skip
+        if auth == "digest":
+            digest = httpx.DigestAuth(username, password)
+            return self._site("local", base, auth=digest, auth_suffix="auth=digest", **common)
+        if auth == "basic":
+            token = base64.b64encode(f"{username}:{password}".encode()).decode()
+            header = {"authorization": f"Basic {token}"}
+            return self._site("local", base, auth_suffix="auth=basic", headers=header, **common)
+        if scheme != "http":
+            raise ValidationError("the server takes query credentials over plain HTTP only")
+        warnings.warn(
+            "auth='query' sends the password in clear text in every request; prefer auth='digest'",
+            InsecureCredentialsWarning,
+            stacklevel=2,
+        )
+        suffix = f"auth=basic&user={quote(username, safe='')}&pass={quote(password, safe='')}"
+        return self._site("local", base, auth_suffix=suffix, **common)
+
+    def cloud(
+        self,
+        key: str,
+        *,
+        name: str | None = None,
+        rate_limit: RateLimit | _Default | None = DEFAULT,
+        max_in_flight: int | None = None,
+        method: Method | None = None,
+    ) -> Site:
+        """A server through the Thinknx cloud: ``https://data.thinknx.eu/KEY/api/V1/``."""
+        return self._relay_site(
+            "cloud", self._cloud_url, key, name, rate_limit, max_in_flight, method
+        )
+
+    def on_premise(
+        self,
+        url: str,
+        key: str,
+        *,
+        allow_insecure: bool = False,
+        name: str | None = None,
+        rate_limit: RateLimit | _Default | None = DEFAULT,
+        max_in_flight: int | None = None,
+        method: Method | None = None,
+    ) -> Site:
+        """A server through your own relay (the cloud service installed on-premise).
+
+        The key grants access with no other authentication, so plain ``http://`` is refused
+        unless ``allow_insecure=True``.
+        """
+        if not isinstance(url, str):
+            raise ValidationError("url must be a string")
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ValidationError(f"relay URL {url!r:.80} is invalid") from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValidationError(f"relay URL {url!r:.80} must be http(s)://host[:port]")
+        if parsed.query or parsed.fragment or parsed.userinfo:
+            raise ValidationError("relay URL must not carry a query, fragment or credentials")
+        if parsed.scheme == "http" and not allow_insecure:
+            raise ValidationError(
+                "refusing a relay over plain http://: the key would travel in clear text "
+                "(pass allow_insecure=True to allow it)"
+            )
+        return self._relay_site(
+            "relay", url.rstrip("/"), key, name, rate_limit, max_in_flight, method
+        )
+
+    def _relay_site(
+        self,
+        kind: SiteKind,
+        root: str,
+        key: str,
+        name: str | None,
+        rate_limit: RateLimit | _Default | None,
+        max_in_flight: int | None,
+        method: Method | None,
+    ) -> Site:
+        if not isinstance(key, str) or not key or len(key) > 256:
+            raise ValidationError("the Integration Kit key must be a non-empty string")
+        if not all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
+            raise ValidationError("the Integration Kit key must be letters and digits only")
+        self._register(key)
+        return self._site(
+            kind,
+            f"{root}/{key}/api/V1/",
+            name=name,
+            rate_limit=rate_limit,
+            max_in_flight=max_in_flight,
+            method=method,
+        )

@@ -1,0 +1,322 @@
+"""One Thinknx server, and the one path every request takes to it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from . import _endpoints as ep
+from ._endpoints import Endpoint, check_controller
+from ._replies import decode_reply, read_body, transport_error
+from ._secrets import redact
+from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
+from .errors import (
+    ProtocolError,
+    RateLimitedError,
+    RedirectError,
+    ThinknxError,
+    ValidationError,
+)
+from .knx import format_decimal
+from .models import ServerStatus, structure_server_status
+from .throttle import RateLimit, TokenBucket
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["Site", "SiteKind"]
+
+SiteKind = Literal["local", "cloud", "relay"]
+Method = Literal["GET", "POST"]
+ParamValue = str | int | float | Decimal | bool | None
+
+_log = logging.getLogger("thinknx_async")
+_FORM = "application/x-www-form-urlencoded"
+_RESERVED = frozenset({"auth", "user", "pass", "fb"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class Site:
+    """One server, reached locally, through the Thinknx cloud, or through an on-premise relay.
+
+    Made by :meth:`Session.local`, :meth:`Session.cloud` or :meth:`Session.on_premise`; cheap and
+    hashable (by identity), so it can key a dict. Its device proxies (:meth:`light`,
+    :meth:`blind`...) send through :meth:`call`'s path: this site's token bucket and in-flight
+    cap, the session's retry policy, and the session's one HTTP client.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_auth",
+        "_auth_suffix",
+        "_base",
+        "_bucket",
+        "_headers",
+        "_in_flight",
+        "_max_in_flight",
+        "_method",
+        "_prefixes",
+        "_rate_limit",
+        "_relay_bucket",
+        "_session",
+        "kind",
+        "name",
+    )
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        kind: SiteKind,
+        base_url: str,
+        name: str | None,
+        auth: httpx.Auth | None,
+        auth_suffix: str,
+        headers: Mapping[str, str],
+        rate_limit: RateLimit | None,
+        relay_bucket: TokenBucket | None,
+        max_in_flight: int,
+        method: Method,
+    ) -> None:
+        self._session = session
+        #: ``"local"``, ``"cloud"`` or ``"relay"``.
+        self.kind: SiteKind = kind
+        self._base = base_url
+        self._auth = auth
+        self._auth_suffix = auth_suffix
+        self._headers = headers
+        self._rate_limit = rate_limit
+        self._bucket: TokenBucket | None = None  # made on first use: handles stay small
+        self._relay_bucket = relay_bucket
+        self._max_in_flight = max_in_flight
+        self._in_flight: anyio.Semaphore | None = None
+        self._method: Method = method
+        self._prefixes: dict[str, str] = {}
+        #: A label for messages and reports; the masked base URL when none was given.
+        self.name = name if name is not None else self.url
+
+    @property
+    def url(self) -> str:
+        """The base URL, with the Integration Kit key (if any) shown as ``***``."""
+        return redact(self._base)
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The configured limit of this site (``None``: not throttled)."""
+        return self._rate_limit
+
+    @property
+    def bucket(self) -> TokenBucket | None:
+        """The site's token bucket (its rate in force, its queue), once it has sent."""
+        return self._bucket
+
+    @property
+    def in_flight(self) -> int:
+        """Requests of this site being sent now (at most ``max_in_flight``)."""
+        return 0 if self._in_flight is None else self._max_in_flight - self._in_flight.value
+
+    def __repr__(self) -> str:
+        return (
+            f"<Site {self.kind} {self.name!r}>" if self.name != self.url else f"<Site {self.url}>"
+        )
+
+    # Device proxies ------------------------------------------------------------------------
+
+    def light(self, guid: str) -> Light:
+        """A light, switch or dimmer."""
+        return Light(self, guid)
+
+    def blind(self, guid: str) -> Blind:
+        """A shutter, curtain or slatted blind."""
+        return Blind(self, guid)
+
+    def thermostat(self, guid: str) -> Thermostat:
+        """A thermostat."""
+        return Thermostat(self, guid)
+
+    def hvac(self, guid: str) -> Hvac:
+        """An HVAC unit or fan."""
+        return Hvac(self, guid)
+
+    def scene(self, guid: str) -> Scene:
+        """A scene."""
+        return Scene(self, guid)
+
+    def button(self, guid: str) -> Button:
+        """A generic button."""
+        return Button(self, guid)
+
+    @property
+    def knx(self) -> Knx:
+        """Raw KNX telegrams to group addresses, with no UI object."""
+        return Knx(self)
+
+    # Requests -------------------------------------------------------------------------------
+
+    async def server_status(self) -> ServerStatus:
+        """The server's main facts (``system/serverStatus``)."""
+        return structure_server_status(await self.request(ep.SERVER_STATUS, ""))
+
+    async def call(
+        self,
+        controller: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        feedback: bool = False,
+        idempotent: bool = False,
+    ) -> dict[str, Any]:
+        """Call any controller by name: the escape hatch for controllers without a typed method.
+
+        ``params`` are sent in order; a value of ``None`` is sent as a bare flag, numbers as
+        plain decimals, ``True``/``False`` as ``1``/``0``. Mark ``idempotent=True`` only when
+        sending the command twice is harmless: that lets failed attempts that may have run be
+        retried. Returns the reply's JSON object. Still throttled and retried.
+        """
+        endpoint = Endpoint(check_controller(controller), idempotent=idempotent)
+        parts = []
+        for key, value in (params or {}).items():
+            if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
+                raise ValidationError(f"parameter name {key!r:.40} is invalid")
+            if key.lower() in _RESERVED:
+                raise ValidationError(f"parameter {key!r} is set by the site, not by the caller")
+            parts.append(key if value is None else f"{key}={_encode(value, key)}")
+        return await self.request(endpoint, "&".join(parts), feedback=feedback)
+
+    async def request(
+        self, endpoint: Endpoint, query: str, *, feedback: bool = False
+    ) -> dict[str, Any]:
+        """Send ``query`` (already validated and encoded) to ``endpoint``: the one request path.
+
+        Throttled, retried under the session's policy, mapped to a JSON object or typed error.
+        """
+        self._session._check_usable()
+        started = time.monotonic()
+        try:
+            return await self._attempt(endpoint, query, feedback)
+        except ThinknxError as error:
+            policy = self._session.retry
+            idempotent = endpoint.idempotent
+            if policy.max_attempts > 1 and policy.should_retry(error, idempotent=idempotent):
+                return await policy.retry(
+                    partial(self._attempt, endpoint, query, feedback),
+                    error,
+                    idempotent=idempotent,
+                    started=started,
+                    what=f"{self.name}: {endpoint.controller}",
+                )
+            error.attempts = 1
+            raise
+
+    def _prefix(self, controller: str) -> str:
+        prefix = self._prefixes.get(controller)
+        if prefix is None:
+            prefix = self._prefixes[controller] = f"{self._base}{controller}"
+        return prefix
+
+    async def _acquire(self) -> float:
+        """Take this site's token, then the relay's: the grant time (0.0 when unthrottled)."""
+        bucket = self._bucket
+        if bucket is None and self._rate_limit is not None:
+            bucket = self._bucket = TokenBucket(self._rate_limit)
+        granted = 0.0
+        if bucket is not None:
+            now = bucket.try_acquire()
+            granted = now if now is not None else await bucket.acquire()
+        relay = self._relay_bucket
+        if relay is not None and relay.try_acquire() is None:
+            await relay.acquire()
+        return granted
+
+    async def _attempt(
+        self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False
+    ) -> dict[str, Any]:
+        what = f"{self.name}: {endpoint.controller}"
+        if self._in_flight is None:
+            self._in_flight = anyio.Semaphore(self._max_in_flight, fast_acquire=True)
+        async with self._in_flight:
+            # Token last, right before sending: a token taken early would let requests bunch up.
+            granted = await self._acquire()
+            request = self._build(endpoint.controller, query, feedback)
+            session = self._session
+            try:
+                response = await session.client.send(request, auth=self._auth, stream=True)
+                try:
+                    content = await read_body(response, session.max_reply_size, what)
+                finally:
+                    await response.aclose()
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, redact(what)) from exc
+        status = response.status_code
+        if status in _REDIRECTS and not redirected:
+            self._follow_redirect(response.headers.get("location"), what)
+            return await self._attempt(endpoint, query, feedback, redirected=True)
+        bucket = self._bucket
+        try:
+            body = decode_reply(status, response.headers, content, what)
+        except RateLimitedError as error:
+            if bucket is not None:
+                bucket.record_rate_limited(granted, error.retry_after)
+            raise
+        if bucket is not None:
+            bucket.record_success()
+        return body
+
+    def _build(self, controller: str, query: str, feedback: bool) -> httpx.Request:
+        params = query
+        if feedback:
+            params = f"{params}&fb" if params else "fb"
+        if self._auth_suffix:
+            params = f"{params}&{self._auth_suffix}" if params else self._auth_suffix
+        session = self._session
+        if self._method == "POST":
+            headers = {**self._headers, "content-type": _FORM}
+            return httpx.Request(
+                "POST",
+                self._prefix(controller),
+                headers=headers,
+                content=params.encode(),
+                extensions=session.request_extensions,
+            )
+        url = self._prefix(controller)
+        if params:
+            url = f"{url}?{params}"
+        return httpx.Request(
+            "GET", url, headers=self._headers, extensions=session.request_extensions
+        )
+
+    def _follow_redirect(self, location: str | None, what: str) -> None:
+        """Accept one http -> https redirect to the same host, and keep it for later calls."""
+        if not location:
+            raise ProtocolError(f"{what}: redirect without a Location header")
+        old = httpx.URL(self._base)
+        try:
+            new = old.join(location)
+        except httpx.InvalidURL as exc:
+            raise ProtocolError(f"{what}: redirect to an invalid URL") from exc
+        shown = redact(str(new))
+        if new.host != old.host:
+            raise RedirectError(f"{what}: refused redirect to another host: {shown}", shown)
+        if not (old.scheme == "http" and new.scheme == "https"):
+            raise RedirectError(f"{what}: refused redirect (only http -> https): {shown}", shown)
+        port = "" if new.port is None else f":{new.port}"
+        self._base = f"https://{old.raw_host.decode('ascii')}{port}{old.path}"
+        self._prefixes.clear()
+        _log.info("%s: now using %s after a redirect", self.name, self.url)
+
+
+def _encode(value: ParamValue, key: str) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | Decimal):
+        return format_decimal(value, what=f"parameter {key!r}")
+    if isinstance(value, str):
+        return quote(value, safe="/-_.~:")
+    raise ValidationError(f"parameter {key!r} has an unsupported type {type(value).__name__}")
