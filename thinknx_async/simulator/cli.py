@@ -1,0 +1,155 @@
+"""Command line: ``python -m thinknx_async.simulator [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from .faults import Faults
+from .project import Project
+from .runner import SimulatorThread
+from .simulator import Simulator, SimulatorConfig
+
+
+def _latency(text: str) -> tuple[float, float | None]:
+    """``0.05`` (fixed) or ``0.01-0.2`` (uniform)."""
+    low, sep, high = text.partition("-")
+    try:
+        return float(low), float(high) if sep else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SECONDS or MIN-MAX, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the simulator's options to ``parser`` (lets another CLI offer it as a subcommand)."""
+    add = parser.add_argument
+    add("--sites", type=int, default=3, help="sites to generate (default 3)")
+    add("--seed", type=int, default=1, help="generation seed (default 1)")
+    add("--devices-per-kind", type=int, default=2, help="generated devices per kind (default 2)")
+    add("--project", metavar="FILE", help="load the project from a JSON or TOML file instead")
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=0, help="relay port (default 0: a free port)")
+    add("--local-ports", type=int, default=1, metavar="K", help="sites with a local port")
+    add("--tls", action="store_true", help="serve HTTPS with a generated CA")
+    add("--cert-dir", metavar="DIR", help="where to write the CA PEM (default: a temp dir)")
+    add("--rate", type=float, default=None, help="requests/s per site (default unlimited)")
+    add("--burst", type=int, default=10, help="token bucket size per site (default 10)")
+    add("--relay-rate", type=float, default=None, help="requests/s for the whole relay")
+    add("--relay-burst", type=int, default=None, help="bucket size of the relay limiter")
+    add("--retry-after", choices=["seconds", "date", "none"], default="seconds")
+    add("--feedback-delay", type=float, default=0.0, metavar="S", help="wait before fb replies")
+    add("--travel-time", type=float, default=0.0, metavar="S", help="blind travel 0..100 %%")
+    add("--italian", action="store_true", help="serverStatus uptimes in Italian")
+    add("--latency", type=_latency, default=None, metavar="S|MIN-MAX", help="added latency")
+    add("--spike-rate", type=float, default=0.0, help="probability of a latency spike")
+    add("--spike-seconds", type=float, default=0.0, help="length of a latency spike")
+    add("--error-rate-before", type=float, default=0.0, help="P(500, command not executed)")
+    add("--error-rate-after", type=float, default=0.0, help="P(500, command executed)")
+    add("--drop-rate", type=float, default=0.0, help="P(dropped connection after execution)")
+    add("--drop-rate-before", type=float, default=0.0, help="P(dropped, not executed)")
+    add("--slow-rate", type=float, default=0.0, help="P(reply body trickled)")
+    add("--slow-seconds", type=float, default=1.0, help="how long a trickled body takes")
+    add("--storm-seconds", type=float, default=0.0, help="answer 429 to all for this long")
+    add("--fault-seed", type=int, default=0, help="seed of the fault RNG")
+    add("--fault-sites", nargs="*", metavar="KEY", help="limit faults to these site keys")
+    add("--manifest", metavar="PATH", help="write the manifest JSON here once listening")
+    add("--duration", type=float, default=0.0, metavar="S", help="stop after S (0: until ^C)")
+    add("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m thinknx_async.simulator``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m thinknx_async.simulator",
+        description="Serve simulated Thinknx servers (Integration Kit API) on 127.0.0.1.",
+    )
+    return add_arguments(parser)
+
+
+def simulator_from_args(args: argparse.Namespace) -> Simulator:
+    """Build the simulator the parsed options describe."""
+    if args.project:
+        project = Project.load(args.project)
+    else:
+        project = Project.generate(args.sites, args.seed, args.devices_per_kind)
+    latency, latency_max = args.latency or (0.0, None)
+    faults = Faults(
+        latency=latency,
+        latency_max=latency_max,
+        spike_rate=args.spike_rate,
+        spike_seconds=args.spike_seconds,
+        error_before_rate=args.error_rate_before,
+        error_after_rate=args.error_rate_after,
+        drop_before_rate=args.drop_rate_before,
+        drop_after_rate=args.drop_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        storm_seconds=args.storm_seconds,
+        sites=tuple(args.fault_sites) if args.fault_sites else None,
+        seed=args.fault_seed,
+    )
+    config = SimulatorConfig(
+        rate=args.rate,
+        burst=args.burst,
+        relay_rate=args.relay_rate,
+        relay_burst=args.relay_burst,
+        feedback_delay=args.feedback_delay,
+        faults=faults,
+        local_ports=args.local_ports,
+        tls=args.tls,
+        retry_after=args.retry_after,
+        uptime_language="it" if args.italian else "en",
+        blind_travel_time=args.travel_time,
+    )
+    return Simulator(project, config)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until the duration ends, SIGINT or SIGTERM. Returns the exit status."""
+    try:
+        sim = simulator_from_args(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    local_ports = [args.port + 1 + i for i in range(len(sim.local_sites))] if args.port else None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SimulatorThread(
+            sim, args.host, args.port, local_ports, cert_dir=args.cert_dir, log_level=args.log_level
+        ) as server:
+            print(f"relay: {server.relay_url}/{{KEY}}/api/V1/  (control: {server.relay_url}/_sim/)")
+            for name, url in server.local_urls.items():
+                print(f"local {name}: {url}/api/V1/")
+            if server.ca_file:
+                print(f"CA certificate: {server.ca_file}")
+            if args.manifest:
+                print(f"manifest: {server.write_manifest(args.manifest)}")
+            sys.stdout.flush()
+            deadline = time.monotonic() + args.duration if args.duration > 0 else None
+            while not stop.is_set():
+                left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                stop.wait(left)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m thinknx_async.simulator``."""
+    return run(build_parser().parse_args(argv))
