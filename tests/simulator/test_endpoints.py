@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import httpx
 import pytest
 
@@ -341,3 +342,27 @@ async def test_in_process_under_both_backends(sim: Any, anyio_backend: str) -> N
         scene = devices(sim.project, "scene")[0]
         r = await client.get(f"/{key}/api/V1/scenelaunch?guid={scene}&cmd=1")
         assert r.status_code == 200
+
+
+async def test_feedback_delay_and_blind_travel(project: Project) -> None:
+    from thinknx_async.simulator import Simulator, SimulatorConfig
+
+    from .conftest import asgi_client
+
+    config = SimulatorConfig(feedback_delay=0.1, blind_travel_time=1.0, uptime_language="it")
+    sim = Simulator(project, config)
+    key = project.sites[0].key
+    blind = devices(project, "blind")[0]
+    async with asgi_client(sim) as client:
+        start = anyio.current_time()
+        r = await client.get(f"/{key}/api/V1/heightlevel?guid={blind}&val=100")
+        assert anyio.current_time() - start < 0.1
+        start = anyio.current_time()
+        r = await client.get(f"/{key}/api/V1/blindangle?guid={blind}&cmd=10&fb")
+        assert anyio.current_time() - start >= 0.1
+        # The feedback is read after the delay: the blind has travelled about 10 %.
+        r = await client.get(f"/{key}/api/V1/heightlevel?guid={blind}&val=100&fb")
+        assert 5 <= r.json()["status"] <= 60
+        assert sim.device_state(blind)["moving"] is True
+        r = await client.get(f"/{key}/api/V1/system/serverStatus")
+        assert r.json()["process_uptime"] == "0 giorni 0 ore 0 min"
