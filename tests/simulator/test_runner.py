@@ -135,3 +135,15 @@ def test_fixed_ports(project: Project) -> None:
         assert server.relay_url == f"http://127.0.0.1:{port}"
         assert server.local_urls == {}
         assert httpx.get(f"{server.relay_url}/_sim/health").status_code == 200
+
+
+def test_port_in_use_fails_cleanly(project: Project) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        sim = Simulator(project, SimulatorConfig(local_ports=1, tls=True))
+        server = SimulatorThread(sim, port=0, local_ports=[port])
+        with pytest.raises(OSError, match="in use"):
+            server.start()
+        assert not server.running

@@ -171,10 +171,17 @@ class SimulatorThread:
             self.ca_file = str(tls_files.ca_file)
             context = tls_files.server_context()
             ssl_factory = lambda _config, _default: context  # noqa: E731
-        sockets = [_bind(self.host, self.port)]
-        for i, _site in enumerate(sim.local_sites):
-            wanted = self.requested_local_ports[i] if i < len(self.requested_local_ports) else 0
-            sockets.append(_bind(self.host, wanted))
+        sockets: list[socket.socket] = []
+        try:
+            sockets.append(_bind(self.host, self.port))
+            for i, _site in enumerate(sim.local_sites):
+                wanted = self.requested_local_ports[i] if i < len(self.requested_local_ports) else 0
+                sockets.append(_bind(self.host, wanted))
+        except OSError:
+            for sock in sockets:
+                sock.close()
+            self.stop()
+            raise
         ports = [s.getsockname()[1] for s in sockets]
         url_host = f"[{self.host}]" if ":" in self.host else self.host
         self.relay_url = f"{scheme}://{url_host}:{ports[0]}"
