@@ -68,7 +68,8 @@ class RateLimit:
 _DECREASE = 0.5  # multiplicative decrease on a new congestion episode
 _FAST_GROWTH = 1.02  # per success, while well below the rate where the last 429 came
 _PROBE_GROWTH = 1.002  # per success, near or above it
-_ACCEPTED_WINDOW = 2.0  # seconds of successes used to estimate what the server accepts
+_ACCEPTED_WINDOW = 2.0
+_TOLERANCE = 1e-9  # seconds of successes used to estimate what the server accepts
 
 
 class TokenBucket:
@@ -141,8 +142,10 @@ class TokenBucket:
         if now < self._paused_until:
             return self._paused_until - now
         self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # The tolerance absorbs float rounding, which could otherwise leave a waiter sleeping
+        # for a delay too small to move the clock, over and over.
+        if self._tokens >= 1.0 - _TOLERANCE:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self._rate
 
@@ -204,7 +207,7 @@ class TokenBucket:
         pause = retry_after if retry_after is not None else 1.0 / self._rate
         self._paused_until = max(self._paused_until, now + pause)
         self._stamp = max(self._stamp, self._paused_until)
-        if not self._limit.adaptive or granted_at < self._episode_start:
+        if not self._limit.adaptive or granted_at <= self._episode_start:
             return
         self._episode_start = now
         self.decreases += 1
