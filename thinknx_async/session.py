@@ -8,6 +8,7 @@ import enum
 import ssl
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import quote
@@ -66,6 +67,26 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
 
 
+def _pool_factory(
+    transport: str, context: ssl.SSLContext
+) -> Callable[[int], httpx.AsyncBaseTransport]:
+    """How to open one small pool of ``size`` connections with the chosen transport."""
+    if transport == "aiohttp":
+        try:
+            from ._aiohttp import AiohttpTransport
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ValidationError(
+                "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
+            ) from exc
+        return lambda size: AiohttpTransport(ssl_context=context, max_connections=size)
+
+    def make_pool(size: int) -> httpx.AsyncBaseTransport:
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        return httpx.AsyncHTTPTransport(verify=context, limits=limits)
+
+    return make_pool
+
+
 def _positive_int(name: str, value: int) -> int:
     if type(value) is not int or value < 1:
         raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
@@ -90,6 +111,8 @@ class Session:
     - ``verify``: TLS verification: ``True``, ``False``, a CA file path or an ``ssl.SSLContext``.
     - ``method``: ``"GET"`` or ``"POST"`` (form body) for every site, unless a site says otherwise.
     - ``max_reply_size``: a reply larger than this many bytes is a ``ProtocolError``.
+    - ``transport``: ``"httpx"`` (default; asyncio and trio) or ``"aiohttp"`` (faster; asyncio
+      only; needs the ``aiohttp`` extra).
     """
 
     def __init__(
@@ -107,6 +130,7 @@ class Session:
         max_in_flight: int | None = None,
         cloud_url: str = CLOUD_URL,
         max_reply_size: int = 1 << 20,
+        transport: Literal["httpx", "aiohttp"] = "httpx",
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ValidationError("rate_limit must be a RateLimit or None")
@@ -127,14 +151,15 @@ class Session:
         self._closed = False
         self._transport: ShardedTransport | None = None
         self._owns_client = http_client is None
+        if transport not in ("httpx", "aiohttp"):
+            raise ValidationError(f"transport must be 'httpx' or 'aiohttp', got {transport!r}")
+        self._asyncio_only = transport == "aiohttp"
         if http_client is None:
             _positive_int("max_connections", max_connections)
             context = _ssl_context(verify)
-
-            def make_pool(size: int) -> httpx.AsyncBaseTransport:
-                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-                return httpx.AsyncHTTPTransport(verify=context, limits=limits)
-
+            make_pool = _pool_factory(transport, context)
+            if transport == "aiohttp":
+                pool_size = max_connections  # aiohttp's own pool stays fast when large
             self._transport = ShardedTransport(
                 make_pool, max_connections=max_connections, pool_size=pool_size
             )
@@ -209,6 +234,8 @@ class Session:
         if self._closed:
             raise SessionError("the session is closed")
         loop = _running_loop()
+        if self._asyncio_only and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise SessionError("the aiohttp transport runs on asyncio only")
         if self._loop is None:
             self._loop = loop
         elif loop is not self._loop:
