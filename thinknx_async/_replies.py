@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from ._secrets import redact
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -75,7 +76,9 @@ def decode_reply(status: int, headers: httpx.Headers, content: bytes, what: str)
         if not isinstance(body, dict):
             raise ProtocolError(f"{what}: expected a JSON object, got {_preview(content)}")
         return body
-    message = f"{what}: HTTP {status}" + (f", {error_text!r:.200}" if error_text else "")
+    # A server may quote the request (and so a key or a password) back in its error text.
+    shown = redact(error_text) if error_text else ""
+    message = f"{what}: HTTP {status}" + (f", {shown!r:.200}" if shown else "")
     if status == 429:
         retry_after = parse_retry_after(headers.get("retry-after"))
         raise RateLimitedError(message, body=body, retry_after=retry_after)
@@ -91,15 +94,16 @@ def decode_reply(status: int, headers: httpx.Headers, content: bytes, what: str)
 
 
 def _preview(content: bytes) -> str:
+    """The start of a body for a message: secrets masked first, so a cut cannot split one."""
     if not content:
         return "empty body"
-    text = content[:60].decode("utf-8", "replace")
-    return repr(text) + ("..." if len(content) > 60 else "")
+    text = redact(content.decode("utf-8", "replace"))
+    return repr(text[:60]) + ("..." if len(text) > 60 else "")
 
 
 def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
     """The typed error for an httpx failure (chain it with ``from exc``)."""
-    detail = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    detail = type(exc).__name__ + (f": {redact(str(exc))}" if str(exc) else "")
     error: TransportError
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         error = TimeoutError(f"{what}: connection not opened in time ({detail})")

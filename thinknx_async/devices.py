@@ -14,9 +14,8 @@ import attrs
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_guid
-from .errors import ProtocolError
 from .knx import GroupAddress, check_bit, check_byte, check_percent, format_decimal, format_dpt9
-from .models import CommandResult, KnxResult, structure
+from .models import CommandResult, KnxResult, reply_error, structure
 
 if TYPE_CHECKING:
     from .site import Site
@@ -42,7 +41,7 @@ class Device:
         body = await self.site.request(endpoint, query, feedback=feedback)
         result = structure(body, CommandResult, what=f"{endpoint.controller} reply")
         if result.guid != self.guid:
-            raise ProtocolError(
+            raise reply_error(
                 f"{endpoint.controller} reply is about GUID {result.guid!r:.40}, not {self.guid}"
             )
         return result
@@ -50,19 +49,19 @@ class Device:
     async def _read(self, endpoint: Endpoint) -> int | float:
         result = await self._send(endpoint, f"guid={self.guid}")
         if result.status is None:
-            raise ProtocolError(f"{endpoint.controller} reply has no 'status'")
+            raise reply_error(f"{endpoint.controller} reply has no 'status'")
         return result.status
 
     async def _read_percent(self, endpoint: Endpoint) -> int:
         status = await self._read(endpoint)
         if type(status) is not int or not 0 <= status <= 100:
-            raise ProtocolError(f"{endpoint.controller} status {status!r} is not an integer 0..100")
+            raise reply_error(f"{endpoint.controller} status {status!r} is not an integer 0..100")
         return status
 
     async def _read_switch(self, endpoint: Endpoint) -> bool:
         status = await self._read(endpoint)
         if status not in (0, 1) or type(status) is not int:
-            raise ProtocolError(f"{endpoint.controller} status {status!r} is not 0 or 1")
+            raise reply_error(f"{endpoint.controller} status {status!r} is not 0 or 1")
         return status == 1
 
 

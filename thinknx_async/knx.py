@@ -17,6 +17,10 @@ __all__ = ["DPT9_MAX", "DPT9_MIN", "GroupAddress", "format_decimal"]
 
 DPT9_MIN: Final = -671088.64
 DPT9_MAX: Final = 670760.96
+# The range checked exactly: the floats above are a hair off the decimal bounds (670760.96 as a
+# float is 670760.9599999999627...), so comparing against them would refuse the maximum itself.
+_DPT9_MIN_EXACT: Final = Decimal("-671088.64")
+_DPT9_MAX_EXACT: Final = Decimal("670760.96")
 
 
 @attrs.frozen(slots=True)
@@ -117,6 +121,6 @@ def check_percent(value: int, *, what: str) -> int:
 def format_dpt9(value: float | int | Decimal) -> str:
     """A DPT 9 value within the KNX 2-byte float range, formatted for the wire."""
     text = format_decimal(value, what="DPT 9 value")
-    if not DPT9_MIN <= Decimal(text) <= DPT9_MAX:
+    if not _DPT9_MIN_EXACT <= Decimal(text) <= _DPT9_MAX_EXACT:
         raise ValidationError(f"DPT 9 value {text} is outside {DPT9_MIN}..{DPT9_MAX}")
     return text

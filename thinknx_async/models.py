@@ -17,7 +17,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from .errors import ProtocolError
 
-__all__ = ["CommandResult", "KnxResult", "ServerStatus", "parse_uptime", "structure"]
+__all__ = ["CommandResult", "KnxResult", "ServerStatus", "parse_uptime", "reply_error", "structure"]
 
 Number = int | float
 
@@ -117,7 +117,9 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
     converter.register_structure_hook(str, _strict(str, "a string"))
     converter.register_structure_hook(int, _strict(int, "an integer"))
     converter.register_structure_hook(Number, _strict((int, float), "a number"))
-    converter.register_structure_hook(Number | None, _strict((int, float), "a number"))
+    converter.register_structure_hook(
+        Number | None, _strict((int, float, type(None)), "a number or null")
+    )
     for cls in (CommandResult, KnxResult):
         converter.register_structure_hook(
             cls, make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=detailed)
@@ -138,40 +140,51 @@ def _describe(data: Any, cls: type[Any]) -> str:
     return "invalid reply"  # pragma: no cover - both converters apply the same hooks
 
 
+def reply_error(message: str) -> ProtocolError:
+    """The error for a reply that arrived but breaks the contract.
+
+    The request was sent (so ``attempts`` is at least 1): a caller must not take it for a
+    command that never ran.
+    """
+    error = ProtocolError(message)
+    error.attempts = 1
+    return error
+
+
 def structure(data: Any, cls: type[_T], *, what: str) -> _T:
     """Build ``cls`` from a decoded JSON object, or raise :class:`ProtocolError`."""
     if not isinstance(data, Mapping):
-        raise ProtocolError(f"{what}: expected a JSON object, got {type(data).__name__}")
+        raise reply_error(f"{what}: expected a JSON object, got {type(data).__name__}")
     try:
         return _converter.structure(data, cls)
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
-        raise ProtocolError(f"{what}: {_describe(data, cls)}") from exc
+        raise reply_error(f"{what}: {_describe(data, cls)}") from exc
 
 
 def structure_server_status(data: Any) -> ServerStatus:
     """Build a :class:`ServerStatus` from the ``system/serverStatus`` body."""
     what = "system/serverStatus reply"
     if not isinstance(data, Mapping):
-        raise ProtocolError(f"{what}: expected a JSON object, got {type(data).__name__}")
+        raise reply_error(f"{what}: expected a JSON object, got {type(data).__name__}")
 
     def text(field: str) -> str:
         value = data.get(field)
         if not isinstance(value, str):
-            raise ProtocolError(f"{what}: field {field!r} must be a string, got {value!r:.40}")
+            raise reply_error(f"{what}: field {field!r} must be a string, got {value!r:.40}")
         return value
 
     clients = data.get("connected_clients")
     if isinstance(clients, str) and clients.isdecimal():
         clients = int(clients)  # some firmware writes numbers as text
     if type(clients) is not int:
-        raise ProtocolError(f"{what}: field 'connected_clients' must be an integer")
+        raise reply_error(f"{what}: field 'connected_clients' must be an integer")
     users = data.get("pbx_users", "")
     if isinstance(users, str):
         pbx = tuple(u.strip() for u in users.split(",") if u.strip())
     elif isinstance(users, list) and all(isinstance(u, str | int) for u in users):
         pbx = tuple(str(u) for u in users)
     else:
-        raise ProtocolError(f"{what}: field 'pbx_users' must be a comma-separated string")
+        raise reply_error(f"{what}: field 'pbx_users' must be a comma-separated string")
     process, server, config = text("process_uptime"), text("server_uptime"), text("config_time")
     return ServerStatus(
         namespace=text("namespace"),
