@@ -247,6 +247,8 @@ class Session:
     # Sites ------------------------------------------------------------------------------------
 
     def _register(self, *values: str) -> None:
+        if self._closed:
+            raise SessionError("the session is closed")
         for value in values:
             if value:
                 secrets.add(value)

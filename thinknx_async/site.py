@@ -67,6 +67,7 @@ class Site:
         "_rate_limit",
         "_relay_bucket",
         "_session",
+        "_shown",
         "kind",
         "name",
     )
@@ -90,6 +91,7 @@ class Site:
         #: ``"local"``, ``"cloud"`` or ``"relay"``.
         self.kind: SiteKind = kind
         self._base = base_url
+        self._shown = redact(base_url)  # masked now, while the key is registered
         self._auth = auth
         self._auth_suffix = auth_suffix
         self._headers = headers
@@ -106,7 +108,7 @@ class Site:
     @property
     def url(self) -> str:
         """The base URL, with the Integration Kit key (if any) shown as ``***``."""
-        return redact(self._base)
+        return self._shown
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -247,7 +249,9 @@ class Site:
             request = self._build(endpoint.controller, query, feedback)
             session = self._session
             try:
-                response = await session.client.send(request, auth=self._auth, stream=True)
+                response = await session.client.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
                 try:
                     content = await read_body(response, session.max_reply_size, what)
                 finally:
@@ -309,6 +313,7 @@ class Site:
         port = "" if new.port is None else f":{new.port}"
         self._base = f"https://{old.raw_host.decode('ascii')}{port}{old.path}"
         self._prefixes.clear()
+        self._shown = redact(self._base)
         _log.info("%s: now using %s after a redirect", self.name, self.url)
 
 
