@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import attrs
 
+from ._adaptive import RateController
 from .errors import ValidationError
 
 __all__ = ["RateLimit", "TokenBucket"]
@@ -79,21 +80,16 @@ class TokenBucket:
     """
 
     __slots__ = (
-        "_accepted",
         "_capacity",
-        "_ceiling",
         "_clock",
-        "_episode_start",
+        "_control",
         "_limit",
-        "_max_rate",
-        "_min_rate",
         "_paused_until",
         "_rate",
         "_sleep",
         "_stamp",
         "_tokens",
         "_waiters",
-        "decreases",
     )
 
     def __init__(
@@ -103,16 +99,12 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._capacity = limit.capacity
-        self._max_rate = self._rate = self._ceiling = limit.effective_rate
-        self._min_rate = self._max_rate / 64
+        self._rate = limit.effective_rate
+        self._control = RateController(self._rate) if limit.adaptive else None
         self._tokens = self._capacity
         self._stamp = clock()
         self._paused_until = -math.inf
-        self._episode_start = -math.inf
         self._waiters: deque[anyio.Event] = deque()
-        self._accepted: deque[float] = deque()
-        #: How many times a 429 lowered the rate (one per congestion episode).
-        self.decreases = 0
 
     def __repr__(self) -> str:
         return f"<TokenBucket {self._rate:.3g}/s of {self._limit.rate:g}/s>"
@@ -126,6 +118,11 @@ class TokenBucket:
     def rate(self) -> float:
         """The rate in force now (lower than configured after 429s, until it recovers)."""
         return self._rate
+
+    @property
+    def decreases(self) -> int:
+        """How many times 429s lowered the rate (once per congestion episode)."""
+        return 0 if self._control is None else self._control.decreases
 
     @property
     def waiting(self) -> int:
@@ -182,36 +179,28 @@ class TokenBucket:
                 self._waiters[0].set()
 
     def record_success(self) -> None:
-        """A request went through: recover the rate toward the configured one."""
-        if not self._limit.adaptive:
-            return
-        now = self._clock()
-        self._accepted.append(now)
-        while self._accepted[0] < now - _ACCEPTED_WINDOW:
-            self._accepted.popleft()
-        if self._rate < self._max_rate:
-            self._refill(now)
-            growth = _FAST_GROWTH if self._rate < 0.9 * self._ceiling else _PROBE_GROWTH
-            self._rate = min(self._max_rate, self._rate * growth)
-            self._ceiling = max(self._ceiling, self._rate)
+        """A request went through: let the rate recover toward the configured one."""
+        if self._control is not None and self._rate < self._limit.effective_rate:
+            now = self._clock()
+            self._refill(now)  # tokens earned so far count at the old rate
+            self._control.success(now)
+            self._rate = self._control.rate
+        elif self._control is not None:
+            self._control.success(self._clock())
 
     def record_rate_limited(self, granted_at: float, retry_after: float | None) -> None:
         """A request granted at ``granted_at`` got a 429: pause, and slow down once per episode.
 
-        A 429 for a request granted before the last decrease belongs to the same episode (it
-        was sent before the client reacted) and does not lower the rate again.
+        The pause lasts ``retry_after`` seconds (one token's time when the server gave none)
+        and the bucket starts again empty, as the server's is. See
+        :mod:`thinknx_async._adaptive` for how the rate follows.
         """
         now = self._clock()
         self._refill(now)
-        self._tokens = 0.0  # the server's bucket is empty: start again from nothing
+        self._tokens = 0.0
         pause = retry_after if retry_after is not None else 1.0 / self._rate
         self._paused_until = max(self._paused_until, now + pause)
         self._stamp = max(self._stamp, self._paused_until)
-        if not self._limit.adaptive or granted_at <= self._episode_start:
-            return
-        self._episode_start = now
-        self.decreases += 1
-        window = min(_ACCEPTED_WINDOW, now - self._accepted[0]) if self._accepted else 0.0
-        accepted = len(self._accepted) / window if window > 0.5 else math.inf
-        self._ceiling = max(self._min_rate, min(self._rate, accepted))
-        self._rate = max(self._min_rate, min(self._rate * _DECREASE, self._ceiling))
+        if self._control is not None:
+            self._control.rate_limited(now, granted_at)
+            self._rate = self._control.rate
