@@ -7,7 +7,7 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-SOURCES = ["thinknx_async", "tests", "benchmarks", "noxfile.py"]
+SOURCES = ["thinknx_async", "tests", "benchmarks", "docs/examples", "docs/hooks", "noxfile.py"]
 
 
 @nox.session

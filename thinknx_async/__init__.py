@@ -31,6 +31,7 @@ from .site import Site
 from .throttle import RateLimit, TokenBucket
 
 __version__ = "0.1.0"
+"""The version of this package."""
 
 __all__ = [
     "CLOUD_URL",

@@ -53,8 +53,8 @@ class SessionError(ThinknxError, RuntimeError):
 class TransportError(ThinknxError):
     """The request did not complete at the HTTP level (network, TLS, timeout)."""
 
-    #: True when the request certainly never reached the server (so it cannot have run).
     never_sent: bool = False
+    """True when the request certainly never reached the server (so it cannot have run)."""
 
 
 class ConnectError(TransportError):

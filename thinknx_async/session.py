@@ -24,10 +24,10 @@ from .throttle import RateLimit, TokenBucket
 
 __all__ = ["CLOUD_URL", "DEFAULT_RATE_LIMIT", "InsecureCredentialsWarning", "Session"]
 
-#: The Thinknx cloud.
 CLOUD_URL: Final = "https://data.thinknx.eu"
-#: The per-site default: the spec names no figure, and a Thinknx server is a small box.
+"""The Thinknx cloud: a :meth:`Session.cloud` site is ``CLOUD_URL/KEY/api/V1/``."""
 DEFAULT_RATE_LIMIT: Final = RateLimit(rate=5.0, burst=5)
+"""The per-site default: the spec names no figure, and a Thinknx server is a small box."""
 _DEFAULT_IN_FLIGHT: Final[dict[SiteKind, int]] = {"local": 2, "cloud": 4, "relay": 4}
 _AUTH_MODES: Final = ("digest", "basic", "query")
 
@@ -106,11 +106,15 @@ class Session:
     - ``timeout``: seconds for each of connect, write, read and pool wait.
     - ``max_connections``: requests in flight at once over all sites; they are the pool's
       connections, spread over small pools of ``pool_size`` per origin.
+    - ``pool_size``: connections per small pool (the httpx transport only).
+    - ``http_client``: an ``httpx.AsyncClient`` of your own; ``timeout`` is then read from it,
+      and ``max_connections``, ``pool_size``, ``verify`` and ``transport`` do not apply.
     - ``max_in_flight``: each site's cap on requests in flight (default 2 for local servers,
       4 through the cloud or a relay).
     - ``verify``: TLS verification: ``True``, ``False``, a CA file path or an ``ssl.SSLContext``.
     - ``method``: ``"GET"`` or ``"POST"`` (form body) for every site, unless a site says otherwise.
     - ``max_reply_size``: a reply larger than this many bytes is a ``ProtocolError``.
+    - ``cloud_url``: the root of the Thinknx cloud for :meth:`cloud` (default :data:`CLOUD_URL`).
     - ``transport``: ``"httpx"`` (default; asyncio and trio) or ``"aiohttp"`` (faster; asyncio
       only; needs the ``aiohttp`` extra).
     """
@@ -171,8 +175,8 @@ class Session:
                 headers={"Accept": "application/json"},
             )
         self._client = http_client
-        #: Extensions set on every request (the client's timeouts).
         self.request_extensions: dict[str, Any] = {"timeout": http_client.timeout.as_dict()}
+        """Extensions set on every request (the client's timeouts)."""
         self._headers = {
             "accept": "application/json",
             "user-agent": "thinknx-async/0.1",

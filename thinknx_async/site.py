@@ -88,8 +88,8 @@ class Site:
         method: Method,
     ) -> None:
         self._session = session
-        #: ``"local"``, ``"cloud"`` or ``"relay"``.
         self.kind: SiteKind = kind
+        """``"local"``, ``"cloud"`` or ``"relay"``."""
         self._base = base_url
         self._shown = redact(base_url)  # masked now, while the key is registered
         self._auth = auth
@@ -102,8 +102,8 @@ class Site:
         self._in_flight: anyio.Semaphore | None = None
         self._method: Method = method
         self._prefixes: dict[str, str] = {}
-        #: A label for messages and reports; the masked base URL when none was given.
         self.name = name if name is not None else self.url
+        """A label for messages and reports; the masked base URL when none was given."""
 
     @property
     def url(self) -> str:
