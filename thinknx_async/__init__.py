@@ -23,6 +23,8 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from .fanout import FanOut, Outcome, Report, Summary
+from .inventory import Alias, Fleet, Inventory, InventoryError, Secret, SiteEntry
 from .knx import GroupAddress
 from .models import CommandResult, KnxResult, ServerStatus
 from .retry import RetryPolicy
@@ -36,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CLOUD_URL",
     "DEFAULT_RATE_LIMIT",
+    "Alias",
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
@@ -46,24 +49,33 @@ __all__ = [
     "Device",
     "DeviceNotFoundError",
     "ExecutionError",
+    "FanOut",
+    "Fleet",
     "GroupAddress",
     "Hvac",
     "InsecureCredentialsWarning",
+    "Inventory",
+    "InventoryError",
     "Knx",
     "KnxResult",
     "Light",
+    "Outcome",
     "PoolStats",
     "ProtocolError",
     "RateLimit",
     "RateLimitedError",
     "RedirectError",
+    "Report",
     "RetryPolicy",
     "Scene",
+    "Secret",
     "ServerError",
     "ServerStatus",
     "Session",
     "SessionError",
     "Site",
+    "SiteEntry",
+    "Summary",
     "Thermostat",
     "ThinknxError",
     "TimeoutError",

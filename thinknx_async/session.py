@@ -18,6 +18,8 @@ import httpx
 from ._pool import PoolStats, ShardedTransport
 from ._secrets import secrets
 from .errors import SessionError, ValidationError
+from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
+from .fanout import gather as _gather
 from .retry import RetryPolicy
 from .site import Method, Site, SiteKind
 from .throttle import RateLimit, TokenBucket
@@ -432,3 +434,44 @@ class Session:
             max_in_flight=max_in_flight,
             method=method,
         )
+
+    # Fan-out ----------------------------------------------------------------------------------
+
+    def fan_out(
+        self,
+        sites: Sites,
+        operation: Operation[ResultT],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> FanOut[ResultT]:
+        """Run ``operation(site)`` for every site; outcomes stream in as they complete.
+
+        At most ``concurrency`` operations run at once (each site's own rate limit applies
+        too); every site gets exactly one :class:`~thinknx_async.Outcome`, and one site's
+        failure never stops the others. Enter it, then iterate::
+
+            async with session.fan_out(sites, lambda s: s.scene(GUID).launch()) as outcomes:
+                async for outcome in outcomes:
+                    ...
+
+        Leaving the block early (``break``, an exception, cancellation) cancels the operations
+        still running and waits for them.
+        """
+        self._check_usable()
+        return FanOut(sites, operation, concurrency=concurrency)
+
+    async def gather(
+        self,
+        sites: Sites,
+        operation: Operation[ResultT],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_outcome: OutcomeHook | None = None,
+    ) -> Report[ResultT]:
+        """Run ``operation`` over every site (as :meth:`fan_out`) and return the whole report.
+
+        The :class:`~thinknx_async.Report` lists outcomes in input order, with ``succeeded``,
+        ``failed`` and ``summary()``. ``on_outcome`` sees each outcome as it arrives.
+        """
+        self._check_usable()
+        return await _gather(sites, operation, concurrency=concurrency, on_outcome=on_outcome)

@@ -1,0 +1,55 @@
+"""The ``thinknx`` command: one site or a whole inventory, from the shell.
+
+Needs the ``cli`` extra (``pip install 'thinknx-async[cli]'``). Exit statuses are in
+:mod:`thinknx_async.cli.exits`: 0 every site succeeded, 1 some site failed, 2 usage, inventory
+or selection error (nothing sent), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from ..errors import ValidationError
+from ..inventory import InventoryError
+from .exits import FAILED, INTERRUPTED, OK, USAGE
+
+__all__ = ["FAILED", "INTERRUPTED", "OK", "USAGE", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    try:
+        from .parser import build_parser
+        from .render import Ui
+        from .run import run_command
+        from .targets import UsageError
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        print(f"thinknx: {exc}; install the extra: pip install 'thinknx-async[cli]'",
+              file=sys.stderr)  # fmt: skip
+        return USAGE
+    args = build_parser().parse_args(argv)
+    if args.verb == "simulate":
+        from ..simulator.cli import run as run_simulator
+
+        return run_simulator(args)
+    if args.verb == "demo":
+        from .demo import run_demo
+
+        return run_demo(args)
+    ui = Ui(json_lines=args.json, verbose=args.verbose, progress=not args.no_progress)
+    try:
+        if args.concurrency < 1:
+            raise UsageError("--concurrency must be at least 1")
+        return asyncio.run(run_command(args, ui))
+    except (UsageError, InventoryError, ValidationError) as exc:
+        ui.error(str(exc))
+        return USAGE
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

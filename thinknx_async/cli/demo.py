@@ -1,0 +1,123 @@
+"""``thinknx demo``: the embedded simulator serves many flats; the library drives them all."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from rich.table import Table
+
+from ..inventory import Fleet, Inventory
+from ..retry import RetryPolicy
+from ..session import Session
+from ..simulator import Project, Simulator, SimulatorConfig, SimulatorThread
+from ..site import Site
+from ..throttle import RateLimit
+from .exits import OK, USAGE
+from .render import Ui, summary_table
+from .run import RetryCounter, run_on_sites
+
+__all__ = ["run_demo"]
+
+BROKEN = 13
+"""The flat whose inventory entry carries a wrong key, on purpose."""
+SERVER_RATE, SERVER_BURST = 2.0, 1
+PYTHON = """\
+async with Session() as session:
+    fleet = Inventory.load("thinknx.toml").select(tags=["building-a"]).open(session)
+    report = await session.gather(fleet, lambda site: fleet.scene(site, "night_scene").launch())
+    print(report.summary())"""
+
+
+def demo_inventory(project: Project, relay_url: str) -> Inventory:
+    """An inventory of the simulated flats: two aliases, a different GUID on every site."""
+    sites: dict[str, Any] = {}
+    for number, site in enumerate(project.sites, start=1):
+        devices = site.devices_by_kind()
+        sites[f"flat-{number:03d}"] = {
+            "key": "WrongKey0000" if number == BROKEN else site.key,
+            "tags": ["building-a" if number % 2 else "building-b"],
+            "aliases": {"night_scene": devices["scene"][0], "lobby_lights": devices["light"][0]},
+        }
+    data = {
+        "aliases": {"night_scene": "scene", "lobby_lights": "light"},
+        "defaults": {"mode": "relay", "url": relay_url, "allow_insecure": True},
+        "sites": sites,
+    }
+    return Inventory.from_dict(data, path="demo.toml")
+
+
+async def _steps(args: argparse.Namespace, ui: Ui, inventory: Inventory) -> list[tuple[str, Any]]:
+    session = Session(rate_limit=RateLimit(rate=5.0, burst=5), retry=RetryPolicy(max_attempts=4))
+    rows: list[tuple[str, Any]] = []
+    async with session:
+        with RetryCounter() as counter:
+            fleet: Fleet = inventory.open(session)
+
+            async def step(title: str, sites: list[Site], operation: Any, reads: bool) -> None:
+                ui.print(f"\n[bold]$ thinknx {title}[/]")
+                report, seen_429 = await run_on_sites(
+                    session, counter, sites, title, operation,
+                    ui=ui, reads=reads, concurrency=args.demo_concurrency,
+                )  # fmt: skip
+                summary = report.summary()
+                if len(sites) > 3:
+                    ui.out.print(summary_table(f"thinknx {title}", summary, seen_429))
+                rows.append((title.split(" --")[0], (summary, seen_429)))
+
+            everyone, first = list(fleet), list(fleet)[:3]
+            await step(
+                "scene launch night_scene --all",
+                everyone,
+                lambda site: fleet.scene(site, "night_scene").launch(),
+                reads=False,
+            )
+            ui.print(
+                f"\nEach server accepts {SERVER_RATE:g} requests/s (burst {SERVER_BURST}); the "
+                "client is set to 5/s, so the next round meets 429s, slows down and retries."
+            )
+            await step("status --all", everyone, lambda site: site.server_status(), reads=False)
+            ui.print("\nA few reads:")
+            await step("status --site 'flat-00[1-3]'", first, lambda s: s.server_status(), True)
+            await step(
+                "light status lobby_lights --site 'flat-00[1-3]'",
+                first,
+                lambda site: fleet.light(site, "lobby_lights").is_on(),
+                reads=True,
+            )
+    return rows
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Serve ``--sites`` simulated flats on 127.0.0.1 and drive them; the exit status."""
+    count: int = args.demo_sites
+    if count < BROKEN or args.demo_concurrency < 1:
+        print(f"thinknx demo: --sites must be at least {BROKEN}, --concurrency at least 1")
+        return USAGE
+    ui = Ui(json_lines=False, verbose=False, progress=not args.no_progress)
+    project = Project.generate(sites=count, seed=1, devices_per_kind=1)
+    config = SimulatorConfig(rate=SERVER_RATE, burst=SERVER_BURST, local_ports=0)
+    with SimulatorThread(Simulator(project, config), host="127.0.0.1") as server:
+        inventory = demo_inventory(project, server.relay_url)
+        ui.print(f"[bold]thinknx demo[/]: {count} flats served by the embedded simulator")
+        ui.print(f"relay: {server.relay_url}/{{KEY}}/api/V1/")
+        ui.print(
+            f"inventory: {len(inventory)} sites, aliases night_scene (scene) and lobby_lights "
+            "(light), each a different GUID on every site"
+        )
+        ui.print(f"flat-{BROKEN:03d} has a wrong key in the inventory, on purpose")
+        rows = asyncio.run(_steps(args, ui, inventory))
+    table = Table(title="summary", title_justify="left")
+    for column in ("command", "sites", "ok", "failed", "429s", "retries", "elapsed"):
+        table.add_column(column, justify="left" if column == "command" else "right")
+    for title, (summary, seen_429) in rows:
+        table.add_row(
+            title, str(summary.total), str(summary.succeeded), str(summary.failed),
+            str(seen_429), str(summary.retries), f"{summary.elapsed:.2f} s",
+        )  # fmt: skip
+    ui.print()
+    ui.out.print(table)
+    ui.print("\nThe same from Python:\n")
+    ui.out.print(PYTHON, markup=False, highlight=False)
+    return OK
