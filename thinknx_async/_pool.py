@@ -105,9 +105,10 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Wait for a free connection slot here, then hand the request to a non-full pool."""
-        if self._closed:
-            raise RuntimeError("the transport is closed")
         await self._slots.acquire()
+        if self._closed:  # closed before or while this request waited: open no new pool
+            self._slots.release()
+            raise RuntimeError("the transport is closed")
         shard = self._shard_for(request.url)
         shard.in_use += 1
 

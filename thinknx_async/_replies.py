@@ -101,9 +101,23 @@ def _preview(content: bytes) -> str:
     return repr(text[:60]) + ("..." if len(text) > 60 else "")
 
 
+def _first_message(exc: BaseException) -> str:
+    """The first non-empty message along ``exc``'s causes (under trio a TLS failure reaches
+    httpx as an empty ``ConnectError`` whose cause says what went wrong)."""
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None:
+            break
+        text = str(link)
+        if text:
+            return text
+        link = link.__cause__ or link.__context__
+    return ""
+
+
 def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
     """The typed error for an httpx failure (chain it with ``from exc``)."""
-    detail = type(exc).__name__ + (f": {redact(str(exc))}" if str(exc) else "")
+    detail = type(exc).__name__ + (f": {redact(text)}" if (text := _first_message(exc)) else "")
     error: TransportError
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         error = TimeoutError(f"{what}: connection not opened in time ({detail})")

@@ -22,6 +22,7 @@ from .errors import (
     ProtocolError,
     RateLimitedError,
     RedirectError,
+    SessionError,
     ThinknxError,
     ValidationError,
 )
@@ -248,6 +249,8 @@ class Site:
             granted = await self._acquire()
             request = self._build(endpoint.controller, query, feedback)
             session = self._session
+            if session.closed:  # closed while this call waited for its turn
+                raise SessionError(f"{redact(what)}: the session was closed before sending")
             try:
                 response = await session.client.send(
                     request, auth=self._auth, stream=True, follow_redirects=False
@@ -258,6 +261,10 @@ class Site:
                     await response.aclose()
             except httpx.HTTPError as exc:
                 raise transport_error(exc, redact(what)) from exc
+            except RuntimeError as exc:  # httpx refuses to send on a closed client
+                if session.closed:
+                    raise SessionError(f"{redact(what)}: the session was closed") from exc
+                raise
         status = response.status_code
         if status in _REDIRECTS and not redirected:
             self._follow_redirect(response.headers.get("location"), what)
