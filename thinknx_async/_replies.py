@@ -63,7 +63,9 @@ def _error_text(body: Any) -> str | None:
     return None
 
 
-def decode_reply(status: int, headers: httpx.Headers, content: bytes, what: str) -> dict[str, Any]:
+def decode_reply(
+    status: int, headers: Mapping[str, str], content: bytes, what: str
+) -> dict[str, Any]:
     """The JSON object of a 200 reply; a typed error for anything else."""
     try:
         body = json.loads(content) if content else None

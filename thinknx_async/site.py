@@ -15,6 +15,7 @@ import httpx
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_controller
+from ._pool import ReplyTooLarge
 from ._replies import decode_reply, read_body, transport_error
 from ._secrets import redact
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
@@ -247,31 +248,48 @@ class Site:
         async with self._in_flight:
             # Token last, right before sending: a token taken early would let requests bunch up.
             granted = await self._acquire()
-            request = self._build(endpoint.controller, query, feedback)
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{redact(what)}: the session was closed before sending")
+            transport = session._transport
             try:
-                response = await session.client.send(
-                    request, auth=self._auth, stream=True, follow_redirects=False
-                )
-                try:
-                    content = await read_body(response, session.max_reply_size, what)
-                finally:
-                    await response.aclose()
+                if transport is not None and self._auth is None:
+                    # The session's own pool, directly: no client-level machinery per request.
+                    method, url, headers, data = self._wire(endpoint.controller, query, feedback)
+                    status, reply_headers, content = await transport.fetch(
+                        method,
+                        url,
+                        headers,
+                        data,
+                        session.request_extensions,
+                        session.max_reply_size,
+                    )
+                else:
+                    request = self._build(endpoint.controller, query, feedback)
+                    response = await session.client.send(
+                        request, auth=self._auth, stream=True, follow_redirects=False
+                    )
+                    try:
+                        content = await read_body(response, session.max_reply_size, what)
+                    finally:
+                        await response.aclose()
+                    status, reply_headers = response.status_code, response.headers
+            except ReplyTooLarge as exc:
+                size = "" if exc.length is None else f" of {exc.length} bytes"
+                limit = session.max_reply_size
+                raise ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit") from None
             except httpx.HTTPError as exc:
                 raise transport_error(exc, redact(what)) from exc
             except RuntimeError as exc:  # httpx refuses to send on a closed client
                 if session.closed:
                     raise SessionError(f"{redact(what)}: the session was closed") from exc
                 raise
-        status = response.status_code
         if status in _REDIRECTS and not redirected:
-            self._follow_redirect(response.headers.get("location"), what)
+            self._follow_redirect(reply_headers.get("location"), what)
             return await self._attempt(endpoint, query, feedback, redirected=True)
         bucket = self._bucket
         try:
-            body = decode_reply(status, response.headers, content, what)
+            body = decode_reply(status, reply_headers, content, what)
         except RateLimitedError as error:
             if bucket is not None:
                 bucket.record_rate_limited(granted, error.retry_after)
@@ -280,27 +298,27 @@ class Site:
             bucket.record_success()
         return body
 
-    def _build(self, controller: str, query: str, feedback: bool) -> httpx.Request:
+    def _wire(
+        self, controller: str, query: str, feedback: bool
+    ) -> tuple[Method, str, Mapping[str, str], bytes | None]:
+        """Method, URL (pre-built prefix + query), headers and body of one request."""
         params = query
         if feedback:
             params = f"{params}&fb" if params else "fb"
         if self._auth_suffix:
             params = f"{params}&{self._auth_suffix}" if params else self._auth_suffix
-        session = self._session
         if self._method == "POST":
             headers = {**self._headers, "content-type": _FORM}
-            return httpx.Request(
-                "POST",
-                self._prefix(controller),
-                headers=headers,
-                content=params.encode(),
-                extensions=session.request_extensions,
-            )
+            return "POST", self._prefix(controller), headers, params.encode()
         url = self._prefix(controller)
         if params:
             url = f"{url}?{params}"
+        return "GET", url, self._headers, None
+
+    def _build(self, controller: str, query: str, feedback: bool) -> httpx.Request:
+        method, url, headers, data = self._wire(controller, query, feedback)
         return httpx.Request(
-            "GET", url, headers=self._headers, extensions=session.request_extensions
+            method, url, headers=headers, content=data, extensions=self._session.request_extensions
         )
 
     def _follow_redirect(self, location: str | None, what: str) -> None:
