@@ -1,0 +1,219 @@
+"""``thinknx bench``: measure request throughput and latency against a target.
+
+With no target it starts the simulator in its own process (pinned to another core when there
+is one) and measures against it, unthrottled. Against a real server or relay it sends only
+reads (``powerstatus`` of ``--guid``, else ``system/serverStatus``) and respects the rate limit
+(``--rate``/``--burst``, default the session's 5/s burst 5) unless ``--no-rate-limit``.
+Closed loop: N callers each send the next request when the last one is answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..session import DEFAULT_RATE_LIMIT, Session
+from ..site import Site
+from ..throttle import RateLimit
+
+__all__ = ["add_parser", "run"]
+
+
+def _concurrencies(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,10,100") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("concurrencies must be integers >= 1")
+    return values
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` verb to the ``thinknx`` command's subparsers."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench",
+        help="measure throughput and latency (the simulator by default)",
+        description=__doc__,
+    )
+    add = parser.add_argument
+    target = parser.add_argument_group("target (default: a simulator started for the run)")
+    target.add_argument("--relay", dest="bench_relay", metavar="URL", help="relay or cloud root")
+    target.add_argument("--key", dest="bench_key", metavar="KEY", help="Integration Kit key")
+    target.add_argument("--local", dest="bench_local", metavar="HOST", help="local server")
+    target.add_argument("--port", dest="bench_port", type=int, default=5051)
+    target.add_argument("--username", dest="bench_username", default="service")
+    target.add_argument(
+        "--password", dest="bench_password", default=os.environ.get("THINKNX_PASSWORD")
+    )
+    target.add_argument("--auth", dest="bench_auth", choices=["digest", "basic"], default="digest")
+    target.add_argument("--guid", dest="bench_guid", help="read this light's state")
+    target.add_argument("--insecure", dest="bench_insecure", action="store_true",
+                        help="allow a plain http:// relay")  # fmt: skip
+    add("--concurrencies", dest="bench_concurrency", type=_concurrencies, default=[1, 10, 100],
+        metavar="N,N,...", help="requests in flight, one run each (default 1,10,100)")  # fmt: skip
+    add("--seconds", dest="bench_seconds", type=float, default=3.0, help="per run (default 3)")
+    add("--transport", dest="bench_transport", choices=["httpx", "aiohttp", "both"],
+        default="both", help="which transport to measure (default both)")  # fmt: skip
+    add("--rate", dest="bench_rate", type=float, help="requests/s the target allows")
+    add("--burst", dest="bench_burst", type=int, help="burst the target allows")
+    add("--no-rate-limit", dest="bench_unlimited", action="store_true",
+        help="do not throttle (only for a target you own)")  # fmt: skip
+    add("--json", dest="bench_json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _limit(args: argparse.Namespace, simulated: bool) -> RateLimit | None:
+    if args.bench_unlimited or (simulated and args.bench_rate is None):
+        return None
+    if args.bench_rate is None:
+        return DEFAULT_RATE_LIMIT
+    burst = args.bench_burst if args.bench_burst is not None else max(1, int(args.bench_rate))
+    return RateLimit(rate=args.bench_rate, burst=burst)
+
+
+def _site(session: Session, args: argparse.Namespace, manifest: dict[str, Any] | None) -> Site:
+    if manifest is not None:
+        first = manifest["sites"][0]
+        return session.on_premise(manifest["relay_url"], first["key"], allow_insecure=True)
+    if args.bench_relay:
+        if not args.bench_key:
+            raise ValueError("--relay needs --key")
+        return session.on_premise(
+            args.bench_relay, args.bench_key, allow_insecure=args.bench_insecure
+        )
+    if not args.bench_password:
+        raise ValueError("--local needs --password (or THINKNX_PASSWORD)")
+    return session.local(
+        args.bench_local,
+        port=args.bench_port,
+        username=args.bench_username,
+        password=args.bench_password,
+        auth=args.bench_auth,
+    )
+
+
+async def _one_run(
+    args: argparse.Namespace,
+    manifest: dict[str, Any] | None,
+    transport: str,
+    concurrency: int,
+) -> dict[str, Any]:
+    limit = _limit(args, manifest is not None)
+    session = Session(
+        rate_limit=limit,
+        max_in_flight=concurrency,
+        max_connections=max(100, concurrency),
+        transport="aiohttp" if transport == "aiohttp" else "httpx",
+    )
+    async with session:
+        site = _site(session, args, manifest)
+        guid = args.bench_guid or (
+            manifest["sites"][0]["devices"]["light"][0] if manifest else None
+        )
+        call: Callable[[], Awaitable[object]] = (
+            site.light(guid).is_on if guid else site.server_status
+        )
+        latencies: list[float] = []
+        errors = 0
+
+        async def caller(deadline: float, record: bool) -> None:
+            nonlocal errors
+            while (started := time.perf_counter()) < deadline:
+                try:
+                    await call()
+                except Exception:
+                    errors += 1
+                if record:
+                    latencies.append(time.perf_counter() - started)
+
+        warmup = time.perf_counter() + min(0.5, args.bench_seconds / 4)
+        await asyncio.gather(*(caller(warmup, False) for _ in range(concurrency)))
+        errors = 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        deadline = wall + args.bench_seconds
+        await asyncio.gather(*(caller(deadline, True) for _ in range(concurrency)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    latencies.sort()
+    count = len(latencies)
+
+    def pick(q: float) -> float:
+        return latencies[min(count - 1, max(0, round(q * count) - 1))] * 1e3 if count else 0.0
+
+    return {
+        "transport": transport,
+        "concurrency": concurrency,
+        "requests": count,
+        "errors": errors,
+        "rps": count / wall,
+        "p50_ms": pick(0.5),
+        "p99_ms": pick(0.99),
+        "cpu_us": cpu / max(1, count) * 1e6,
+        "rate_limit": None if limit is None else {"rate": limit.rate, "burst": limit.burst},
+    }
+
+
+async def _measure(
+    args: argparse.Namespace, manifest: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    transports = ["httpx", "aiohttp"] if args.bench_transport == "both" else [args.bench_transport]
+    results = []
+    for concurrency in args.bench_concurrency:
+        for transport in transports:  # interleaved, so drift hits both alike
+            results.append(await _one_run(args, manifest, transport, concurrency))
+    return results
+
+
+def _print_table(results: list[dict[str, Any]], target: str) -> None:
+    print(f"target: {target}")
+    header = f"{'transport':<10}{'in flight':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{'CPU us/req':>12}{'errors':>8}"
+    print(header)
+    for r in results:
+        print(
+            f"{r['transport']:<10}{r['concurrency']:>10}{r['rps']:>10,.0f}{r['p50_ms']:>9.2f}"
+            f"{r['p99_ms']:>9.2f}{r['cpu_us']:>12,.0f}{r['errors']:>8}"
+        )
+    limit = results[0]["rate_limit"] if results else None
+    print(
+        "rate limit: " + ("off" if limit is None else f"{limit['rate']:g}/s burst {limit['burst']}")
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run ``thinknx bench``; return the exit status (0, or 1 when any request failed)."""
+    manifest = None
+    simulator = None
+    if not (args.bench_relay or args.bench_local):
+        from ..simulator import SimulatorProcess
+
+        cores = os.cpu_count() or 1
+        simulator = SimulatorProcess(
+            ["--sites", "1", "--local-ports", "0", "--log-level", "error"],
+            cpus="1" if cores >= 2 and sys.platform == "linux" else None,
+        )
+        simulator.start()
+        manifest = simulator.manifest()
+        if cores >= 2 and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {0})
+    try:
+        try:
+            results = await _measure(args, manifest)
+        except ValueError as exc:
+            print(f"thinknx bench: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    target = "simulator (own process)" if manifest else (args.bench_relay or args.bench_local)
+    if args.bench_json:
+        print(json.dumps({"target": target, "results": results}, indent=2))
+    else:
+        _print_table(results, target)
+    return 1 if any(r["errors"] for r in results) else 0
