@@ -1,25 +1,24 @@
-"""An httpx transport on aiohttp's client: the fast option (``Session(transport="aiohttp")``).
+"""A pool on aiohttp's client: the fast option (``Session(transport="aiohttp")``).
 
-Only the transport changes: the session's admission control, throttling, retries and reply
-handling stay the same. URLs go out byte for byte as built (aiohttp would otherwise re-quote
-them), and aiohttp's errors are mapped to httpx's so the rest of the path sees one vocabulary.
+Only the bytes move differently: admission control, throttling, retries and reply handling stay
+the session's. URLs go out byte for byte as built (aiohttp would otherwise re-quote them), and
+aiohttp's errors are mapped to httpx's so the rest of the path sees one vocabulary.
 asyncio only: aiohttp does not run on trio.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
 import yarl
 
-from ._pool import Reply, ReplyTooLarge
+from ._pool import PoolStats, Reply, ReplyTooLarge, read_capped
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpPool"]
 
 _ERRORS = (aiohttp.ClientError, TimeoutError)
 
@@ -39,30 +38,7 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
     return httpx.ReadError(str(exc))
 
 
-@contextmanager
-def _mapped_errors() -> Iterator[None]:
-    try:
-        yield
-    except _ERRORS as exc:
-        raise _httpx_error(exc) from exc
-
-
-class _Body(httpx.AsyncByteStream):
-    __slots__ = ("_response",)
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped_errors():
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-
-    async def aclose(self) -> None:
-        self._response.release()
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class AiohttpPool:
     """One aiohttp session with a pool of ``max_connections`` connections."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, max_connections: int) -> None:
@@ -74,11 +50,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(
+            session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
+            # aiohttp re-sends a GET once, silently, when a kept-alive connection dies under
+            # it. The server may have run the command already, and every command here is a
+            # GET: the session's retry policy alone decides what is sent again.
+            if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp changed
+                raise RuntimeError("this aiohttp cannot be told not to re-send requests")
+            session._retry_connection = False
+            self._session = session
         return self._session
 
     def _timeout(self, timeout: dict[str, Any]) -> aiohttp.ClientTimeout:
@@ -101,13 +84,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         url: str,
         headers: Mapping[str, str],
         body: bytes | None,
-        extensions: dict[str, Any],
+        timeouts: dict[str, Any],
         limit: int,
     ) -> Reply:
-        """Send one request and read its whole reply: the fast path, with no httpx objects.
-
-        ``url`` goes out byte for byte. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
-        """
+        """Send one request and read its whole reply, with no httpx objects on the way."""
         try:
             response = await self._client().request(
                 method,
@@ -115,49 +95,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                timeout=self._timeout(extensions.get("timeout", {})),
+                timeout=self._timeout(timeouts),
             )
             try:
                 length = response.content_length
-                if length is not None and length <= limit:
-                    content = await response.read()
-                elif length is not None:
+                if length is not None and length > limit:
                     raise ReplyTooLarge(length)
+                if length is not None:
+                    content = await response.read()
                 else:
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.content.iter_any():
-                        size += len(chunk)
-                        if size > limit:
-                            raise ReplyTooLarge(None)
-                        chunks.append(chunk)
-                    content = b"".join(chunks)
+                    content = await read_capped(response.content.iter_any(), limit)
             finally:
                 response.release()
         except _ERRORS as exc:
             raise _httpx_error(exc) from exc
         return response.status, response.headers, content
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through aiohttp, exactly as httpx built it."""
-        client_timeout = self._timeout(request.extensions.get("timeout", {}))
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        body = await request.aread()
-        with _mapped_errors():
-            response = await self._client().request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=client_timeout,
-            )
-        return httpx.Response(
-            status_code=response.status,
-            headers=[(k, v) for k, v in response.raw_headers],
-            stream=_Body(response),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+    def stats(self) -> PoolStats | None:
+        return None
 
     async def aclose(self) -> None:
         """Close the aiohttp session (idempotent)."""

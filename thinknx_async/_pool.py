@@ -1,30 +1,36 @@
-"""The connection pool behind the session's one httpx client.
+"""The connection pool every request of a session goes through.
 
 Stock httpx slows down badly when requests queue inside its pool, and more so the larger the
-pool (its bookkeeping grows with connections x queued requests). So this transport admits only as
-many requests as there are connections (the rest wait here, FIFO and cancellably, never inside
-httpx), and gives each origin its own small pools, adding one more as load needs it.
+pool (its bookkeeping grows with connections x queued requests). So :class:`ConnectionPool`
+admits only as many requests as there are connections (the rest wait here, FIFO and
+cancellably, never inside httpx), and gives each origin its own small pools, adding one more as
+load needs it. It also skips httpx's client layer (request and response objects, cookies, hooks,
+redirects, wrapped streams), which costs more than the rest of a request's path together.
+
+A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, Callable, Mapping
+from typing import Any, Protocol
 
 import anyio
 import attrs
 import httpx
 
-__all__ = ["PoolStats", "ReplyTooLarge", "ShardedTransport"]
+__all__ = ["ClientPool", "ConnectionPool", "Pool", "PoolStats", "Reply", "ReplyTooLarge"]
 
-Origin = tuple[bytes, bytes, int | None]
+Reply = tuple[int, Mapping[str, str], bytes]
+"""A whole reply: status, headers (case-insensitive) and body."""
+
 _httpx_log = logging.getLogger("httpx")  # the line httpx's client would log, kept as it was
 
 
 @attrs.frozen(slots=True)
 class PoolStats:
-    """A snapshot of the pool: requests in flight and waiting, pools open per origin."""
+    """A snapshot of the pool: requests in flight and waiting, small pools open."""
 
     in_flight: int
     waiting: int
@@ -40,18 +46,93 @@ class ReplyTooLarge(Exception):
         self.length = length
 
 
-Reply = tuple[int, Mapping[str, str], bytes]
-"""A whole reply: status, headers (case-insensitive) and body."""
+class Pool(Protocol):
+    """What a site sends through: one request in, one whole reply out."""
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: dict[str, Any],
+        limit: int,
+    ) -> Reply:
+        """Send a request (``url`` absolute and encoded); read at most ``limit`` bytes of reply.
+
+        Raises httpx's exceptions, or :class:`ReplyTooLarge`.
+        """
+
+    def stats(self) -> PoolStats | None:
+        """The pool's own counts, when it keeps any."""
+
+    async def aclose(self) -> None:
+        """Close what the pool owns."""
+
+
+def check_length(headers: Mapping[str, str], limit: int) -> None:
+    """Refuse a reply whose Content-Length says it is over ``limit``, before reading it."""
+    length = headers.get("content-length")
+    if length is not None and length.isdecimal() and int(length) > limit:
+        raise ReplyTooLarge(int(length))
+
+
+async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """The body from ``chunks``, refused once it passes ``limit`` bytes (a reply is tiny)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ReplyTooLarge(None)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+class HttpxPool:
+    """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, size: int, verify: Any) -> None:
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: dict[str, Any],
+        limit: int,
+    ) -> Reply:
+        request = httpx.Request(
+            method, url, headers=headers, content=body, extensions={"timeout": timeouts}
+        )
+        response = await self._transport.handle_async_request(request)
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        try:
+            check_length(response.headers, limit)
+            content = await read_capped(stream, limit)
+        finally:
+            await stream.aclose()
+        return response.status_code, response.headers, content
+
+    def stats(self) -> PoolStats | None:
+        return None
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 class _Shard:
-    __slots__ = ("fetch", "in_use", "transport")
+    __slots__ = ("in_use", "pool")
 
-    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
-        self.transport = transport
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
         self.in_use = 0
-        # A transport that can send without httpx's request and response objects (aiohttp).
-        self.fetch: Callable[..., Any] | None = getattr(transport, "fetch", None)
 
 
 class _Origin:
@@ -65,112 +146,39 @@ class _Origin:
         self.free: list[_Shard] = []
 
 
-async def _read(stream: httpx.AsyncByteStream, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in stream:
-        size += len(chunk)
-        if size > limit:
-            raise ReplyTooLarge(None)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _origin(url: str) -> str:
+    return url[: url.find("/", url.find("//") + 2)]
 
 
-class _LeasedStream(httpx.AsyncByteStream):
-    """A response body that gives its connection slot back when closed (once)."""
+class ConnectionPool:
+    """The session's own pool: admission control over small per-origin pools.
 
-    __slots__ = ("_release", "_stream")
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._release is not None:
-                self._release()
-                self._release = None
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that never lets a request queue inside an httpx pool.
-
-    ``make_pool(size)`` builds one pool of ``size`` connections (keep-alive included);
+    ``make_pool(size)`` opens one small pool (:class:`HttpxPool`, or aiohttp's);
     ``max_connections`` bounds requests in flight over all origins.
     """
 
     def __init__(
-        self,
-        make_pool: Callable[[int], httpx.AsyncBaseTransport],
-        *,
-        max_connections: int,
-        pool_size: int,
+        self, make_pool: Callable[[int], Pool], *, max_connections: int, pool_size: int
     ) -> None:
         self._make_pool = make_pool
         self._max_connections = max_connections
         self._pool_size = max(1, min(pool_size, max_connections))
         self._slots = anyio.Semaphore(max_connections, fast_acquire=True)
-        self._origins: dict[Origin | str, _Origin] = {}
+        self._origins: dict[str, _Origin] = {}
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has run."""
+        return self._closed
+
     def stats(self) -> PoolStats:
-        """Counts taken now: every slot comes back when its response is closed."""
-        statistics = self._slots.statistics()
+        """Counts taken now: every slot comes back when its reply has been read."""
         return PoolStats(
             in_flight=self._max_connections - self._slots.value,
-            waiting=statistics.tasks_waiting,
+            waiting=self._slots.statistics().tasks_waiting,
             max_connections=self._max_connections,
             pools=sum(len(origin.shards) for origin in self._origins.values()),
-        )
-
-    async def _lease(self, key: Origin | str) -> tuple[_Origin, _Shard]:
-        """Wait for a free connection slot, then take a non-full pool of ``key`` (O(1))."""
-        await self._slots.acquire()
-        if self._closed:  # closed before or while this request waited: open no new pool
-            self._slots.release()
-            raise RuntimeError("the transport is closed")
-        origin = self._origins.get(key)
-        if origin is None:
-            origin = self._origins[key] = _Origin()
-        if origin.free:
-            shard = origin.free[-1]
-        else:
-            # Every pool of this origin is busy and a slot is free: open one more small pool.
-            shard = _Shard(self._make_pool(self._pool_size))
-            origin.shards.append(shard)
-            origin.free.append(shard)
-        shard.in_use += 1
-        if shard.in_use >= self._pool_size:
-            origin.free.pop()
-        return origin, shard
-
-    def _give_back(self, origin: _Origin, shard: _Shard) -> None:
-        if shard.in_use >= self._pool_size:
-            origin.free.append(shard)
-        shard.in_use -= 1
-        self._slots.release()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Wait for a free connection slot here, then hand the request to a non-full pool."""
-        url = request.url
-        origin, shard = await self._lease((url.raw_scheme, url.raw_host, url.port))
-        try:
-            response = await shard.transport.handle_async_request(request)
-        except BaseException:
-            self._give_back(origin, shard)
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_LeasedStream(response.stream, lambda: self._give_back(origin, shard)),
-            extensions=response.extensions,
         )
 
     async def fetch(
@@ -179,54 +187,39 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         url: str,
         headers: Mapping[str, str],
         body: bytes | None,
-        extensions: dict[str, Any],
+        timeouts: dict[str, Any],
         limit: int,
     ) -> Reply:
-        """Send one request and read its whole reply (at most ``limit`` bytes), slot included.
-
-        The library's own request path: no client-level machinery (cookies, hooks, redirects,
-        wrapped streams) and, with a transport that offers it (aiohttp), no httpx objects at
-        all. ``url`` is absolute and already encoded. Raises httpx's exceptions, or
-        :class:`ReplyTooLarge`.
-        """
-        origin, shard = await self._lease(url[: url.find("/", url.find("//") + 2)])
+        """Wait for a free connection slot, then send through a non-full pool of the origin."""
+        await self._slots.acquire()
         try:
-            if shard.fetch is not None:
-                reply: Reply = await shard.fetch(method, url, headers, body, extensions, limit)
-            else:
-                reply = await self._fetch_httpx(
-                    shard, method, url, headers, body, extensions, limit
-                )
+            if self._closed:  # closed before or while this request waited: open no new pool
+                raise RuntimeError("the connection pool is closed")
+            origin = self._origins.get(key := _origin(url))
+            if origin is None:
+                origin = self._origins[key] = _Origin()
+            if origin.free:
+                shard = origin.free[-1]
+            else:  # every pool of this origin is busy and a slot is free: open one more
+                shard = _Shard(self._make_pool(self._pool_size))
+                origin.shards.append(shard)
+                origin.free.append(shard)
+            shard.in_use += 1
+            if shard.in_use == self._pool_size:
+                origin.free.pop()
+            try:
+                reply = await shard.pool.fetch(method, url, headers, body, timeouts, limit)
+            finally:
+                if shard.in_use == self._pool_size:
+                    origin.free.append(shard)
+                shard.in_use -= 1
         finally:
-            self._give_back(origin, shard)
+            self._slots.release()
         if _httpx_log.isEnabledFor(logging.INFO):
             status = reply[0]
             reason = httpx.codes.get_reason_phrase(status)
             _httpx_log.info('HTTP Request: %s %s "HTTP/1.1 %d %s"', method, url, status, reason)
         return reply
-
-    @staticmethod
-    async def _fetch_httpx(
-        shard: _Shard,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        extensions: dict[str, Any],
-        limit: int,
-    ) -> Reply:
-        request = httpx.Request(method, url, headers=headers, content=body, extensions=extensions)
-        response = await shard.transport.handle_async_request(request)
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)
-        try:
-            length = response.headers.get("content-length")
-            if length is not None and length.isdecimal() and int(length) > limit:
-                raise ReplyTooLarge(int(length))
-            content = await _read(stream, limit)
-        finally:
-            await stream.aclose()
-        return response.status_code, response.headers, content
 
     async def aclose(self) -> None:
         """Close every pool (idempotent)."""
@@ -234,4 +227,39 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         shards = [shard for origin in self._origins.values() for shard in origin.shards]
         self._origins.clear()
         for shard in shards:
-            await shard.transport.aclose()
+            await shard.pool.aclose()
+
+
+class ClientPool:
+    """An ``httpx.AsyncClient`` of the caller's: used as is, never closed by the library."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeouts: dict[str, Any],
+        limit: int,
+    ) -> Reply:
+        request = httpx.Request(
+            method, url, headers=headers, content=body, extensions={"timeout": timeouts}
+        )
+        response = await self.client.send(request, stream=True, follow_redirects=False)
+        try:
+            check_length(response.headers, limit)
+            content = await read_capped(response.aiter_bytes(), limit)
+        finally:
+            await response.aclose()
+        return response.status_code, response.headers, content
+
+    def stats(self) -> PoolStats | None:
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing: the client belongs to the caller."""

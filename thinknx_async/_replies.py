@@ -25,7 +25,7 @@ from .errors import (
 )
 from .retry import parse_retry_after
 
-__all__ = ["decode_reply", "read_body", "transport_error"]
+__all__ = ["decode_reply", "transport_error"]
 
 _BY_ERROR_TEXT: dict[str, type[ApiError]] = {
     "device not found": DeviceNotFoundError,
@@ -38,21 +38,6 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     403: AuthenticationError,
     404: DeviceNotFoundError,
 }
-
-
-async def read_body(response: httpx.Response, limit: int, what: str) -> bytes:
-    """Read the body, refusing one larger than ``limit`` bytes (a reply is a few hundred)."""
-    length = response.headers.get("content-length")
-    if length is not None and length.isdecimal() and int(length) > limit:
-        raise ProtocolError(f"{what}: reply of {length} bytes is over the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise ProtocolError(f"{what}: reply is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error_text(body: Any) -> str | None:

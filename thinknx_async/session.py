@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ._pool import PoolStats, ShardedTransport
+from ._pool import ClientPool, ConnectionPool, HttpxPool, Pool, PoolStats
 from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
@@ -69,24 +69,17 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
 
 
-def _pool_factory(
-    transport: str, context: ssl.SSLContext
-) -> Callable[[int], httpx.AsyncBaseTransport]:
+def _pool_factory(transport: str, context: ssl.SSLContext) -> Callable[[int], Pool]:
     """How to open one small pool of ``size`` connections with the chosen transport."""
     if transport == "aiohttp":
         try:
-            from ._aiohttp import AiohttpTransport
+            from ._aiohttp import AiohttpPool
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ValidationError(
                 "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
             ) from exc
-        return lambda size: AiohttpTransport(ssl_context=context, max_connections=size)
-
-    def make_pool(size: int) -> httpx.AsyncBaseTransport:
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        return httpx.AsyncHTTPTransport(verify=context, limits=limits)
-
-    return make_pool
+        return lambda size: AiohttpPool(ssl_context=context, max_connections=size)
+    return lambda size: HttpxPool(size, context)
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -155,30 +148,25 @@ class Session:
         self._secrets: Counter[str] = Counter()
         self._loop: object | None = None
         self._closed = False
-        self._transport: ShardedTransport | None = None
-        self._owns_client = http_client is None
         if transport not in ("httpx", "aiohttp"):
             raise ValidationError(f"transport must be 'httpx' or 'aiohttp', got {transport!r}")
         self._asyncio_only = transport == "aiohttp"
+        self.pool: Pool
+        """The connection pool every request of this session goes through."""
+        self.timeouts: dict[str, float | None]
+        """Seconds for each phase of a request: connect, write, read, pool."""
         if http_client is None:
             _positive_int("max_connections", max_connections)
-            context = _ssl_context(verify)
-            make_pool = _pool_factory(transport, context)
+            make_pool = _pool_factory(transport, _ssl_context(verify))
             if transport == "aiohttp":
                 pool_size = max_connections  # aiohttp's own pool stays fast when large
-            self._transport = ShardedTransport(
+            self.pool = ConnectionPool(
                 make_pool, max_connections=max_connections, pool_size=pool_size
             )
-            http_client = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(timeout),
-                follow_redirects=False,
-                trust_env=False,
-                headers={"Accept": "application/json"},
-            )
-        self._client = http_client
-        self.request_extensions: dict[str, Any] = {"timeout": http_client.timeout.as_dict()}
-        """Extensions set on every request (the client's timeouts)."""
+            self.timeouts = httpx.Timeout(timeout).as_dict()
+        else:
+            self.pool = ClientPool(http_client)
+            self.timeouts = http_client.timeout.as_dict()
         self._headers = {
             "accept": "application/json",
             "user-agent": "thinknx-async/0.1",
@@ -219,22 +207,16 @@ class Session:
             for _ in range(count):
                 secrets.discard(secret)
         self._secrets.clear()
-        if self._owns_client:
-            await self._client.aclose()
+        await self.pool.aclose()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` has run."""
         return self._closed
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The one HTTP client every request of this session goes through."""
-        return self._client
-
     def pool_stats(self) -> PoolStats | None:
         """The pool's counts (``None`` with an ``http_client`` passed in)."""
-        return None if self._transport is None else self._transport.stats()
+        return self.pool.stats()
 
     def _check_usable(self) -> None:
         if self._closed:

@@ -15,8 +15,8 @@ import httpx
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_controller
-from ._pool import ReplyTooLarge
-from ._replies import decode_reply, read_body, transport_error
+from ._pool import Reply, ReplyTooLarge
+from ._replies import decode_reply, transport_error
 from ._secrets import redact
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
@@ -251,36 +251,17 @@ class Site:
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{redact(what)}: the session was closed before sending")
-            transport = session._transport
             try:
-                if transport is not None and self._auth is None:
-                    # The session's own pool, directly: no client-level machinery per request.
-                    method, url, headers, data = self._wire(endpoint.controller, query, feedback)
-                    status, reply_headers, content = await transport.fetch(
-                        method,
-                        url,
-                        headers,
-                        data,
-                        session.request_extensions,
-                        session.max_reply_size,
-                    )
-                else:
-                    request = self._build(endpoint.controller, query, feedback)
-                    response = await session.client.send(
-                        request, auth=self._auth, stream=True, follow_redirects=False
-                    )
-                    try:
-                        content = await read_body(response, session.max_reply_size, what)
-                    finally:
-                        await response.aclose()
-                    status, reply_headers = response.status_code, response.headers
+                status, reply_headers, content = await self._exchange(
+                    *self._wire(endpoint.controller, query, feedback)
+                )
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
                 limit = session.max_reply_size
                 raise ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit") from None
             except httpx.HTTPError as exc:
                 raise transport_error(exc, redact(what)) from exc
-            except RuntimeError as exc:  # httpx refuses to send on a closed client
+            except RuntimeError as exc:  # the pool refuses to send once closed
                 if session.closed:
                     raise SessionError(f"{redact(what)}: the session was closed") from exc
                 raise
@@ -315,11 +296,27 @@ class Site:
             url = f"{url}?{params}"
         return "GET", url, self._headers, None
 
-    def _build(self, controller: str, query: str, feedback: bool) -> httpx.Request:
-        method, url, headers, data = self._wire(controller, query, feedback)
-        return httpx.Request(
-            method, url, headers=headers, content=data, extensions=self._session.request_extensions
-        )
+    async def _exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        """Send through the session's pool; with Digest auth, answer the server's challenge."""
+        session = self._session
+        pool, timeouts, limit = session.pool, session.timeouts, session.max_reply_size
+        if self._auth is None:
+            return await pool.fetch(method, url, headers, body, timeouts, limit)
+        # httpx's Digest flow, driven over the pool: it asks for a request, reads the reply
+        # (a 401 challenge), and asks for the same request again with its answer.
+        flow = self._auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
+        request = await flow.__anext__()
+        while True:
+            reply = await pool.fetch(method, url, request.headers, body, timeouts, limit)
+            status, reply_headers, content = reply
+            response = httpx.Response(status, headers=reply_headers, content=content)
+            response.request = request
+            try:
+                request = await flow.asend(response)
+            except StopAsyncIteration:
+                return reply
 
     def _follow_redirect(self, location: str | None, what: str) -> None:
         """Accept one http -> https redirect to the same host, and keep it for later calls."""

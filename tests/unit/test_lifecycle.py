@@ -11,6 +11,7 @@ import respx
 import trio
 
 from thinknx_async import Session, SessionError, Site, ThinknxError
+from thinknx_async._pool import ClientPool, ConnectionPool
 from thinknx_async._secrets import redact
 
 from ._support import GUID, KEY, command_reply, make_site, quiet_session
@@ -26,7 +27,8 @@ async def test_async_with_opens_and_closes() -> None:
         assert entered is session
         assert repr(session) == "<Session open>"
         assert session.pool_stats() is not None
-    assert session.client.is_closed
+    assert isinstance(session.pool, ConnectionPool)
+    assert session.pool.closed
     assert session.closed
     assert repr(session) == "<Session closed>"
 
@@ -94,7 +96,8 @@ async def test_injected_client_is_used_and_not_closed() -> None:
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     async with quiet_session(http_client=client) as session:
-        assert session.client is client
+        assert isinstance(session.pool, ClientPool)
+        assert session.pool.client is client
         assert session.pool_stats() is None
         site = make_site(session, "cloud")
         await site.light(GUID).turn_on()
