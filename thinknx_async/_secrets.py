@@ -8,6 +8,7 @@ a live site registered. It runs only for records that a logger actually emits.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ class SecretRegistry(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._counts: Counter[str] = Counter()
+        self._pattern: re.Pattern[str] | None = None  # rebuilt after a change
         self._installed = False
 
     def add(self, secret: str) -> None:
@@ -39,6 +41,7 @@ class SecretRegistry(logging.Filter):
             return
         for form in {secret, quote(secret, safe="")}:
             self._counts[form] += 1
+        self._pattern = None
         if not self._installed:
             for name in _LOGGERS:
                 logging.getLogger(name).addFilter(self)
@@ -51,14 +54,18 @@ class SecretRegistry(logging.Filter):
                 self._counts[form] -= 1
             else:
                 self._counts.pop(form, None)
+        self._pattern = None
 
     def redact(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
-        # Longest first, so a secret that contains another is masked whole.
-        for secret in sorted(self._counts, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        if not self._counts:
+            return text
+        if self._pattern is None:
+            # One pass over the text whatever the number of sites; longest first, so a secret
+            # that contains another is masked whole.
+            ordered = sorted(self._counts, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        return self._pattern.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite ``record`` when its message holds a secret; never drop it."""

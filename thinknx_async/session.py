@@ -247,6 +247,7 @@ class Session:
         kind: SiteKind,
         base_url: str,
         *,
+        key: str | None = None,
         name: str | None,
         rate_limit: RateLimit | _Default | None,
         max_in_flight: int | None,
@@ -273,6 +274,7 @@ class Session:
             self,
             kind=kind,
             base_url=base_url,
+            key=key,
             name=name,
             auth=auth,
             auth_suffix=auth_suffix,
@@ -411,6 +413,7 @@ class Session:
         return self._site(
             kind,
             f"{root}/{key}/api/V1/",
+            key=key,
             name=name,
             rate_limit=rate_limit,
             max_in_flight=max_in_flight,

@@ -17,7 +17,7 @@ from . import _endpoints as ep
 from ._endpoints import Endpoint, check_controller
 from ._pool import Reply, ReplyTooLarge
 from ._replies import decode_reply, transport_error
-from ._secrets import redact
+from ._secrets import MASK, redact
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
@@ -80,6 +80,7 @@ class Site:
         *,
         kind: SiteKind,
         base_url: str,
+        key: str | None,
         name: str | None,
         auth: httpx.Auth | None,
         auth_suffix: str,
@@ -93,7 +94,7 @@ class Site:
         self.kind: SiteKind = kind
         """``"local"``, ``"cloud"`` or ``"relay"``."""
         self._base = base_url
-        self._shown = redact(base_url)  # masked now, while the key is registered
+        self._shown = base_url.replace(key, MASK) if key else base_url
         self._auth = auth
         self._auth_suffix = auth_suffix
         self._headers = headers
