@@ -5,6 +5,7 @@ house or fan a command out to hundreds of sites.
 """
 
 from ._pool import PoolStats
+from ._stats import RequestStats, count_requests
 from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ApiError,
@@ -66,6 +67,7 @@ __all__ = [
     "RateLimitedError",
     "RedirectError",
     "Report",
+    "RequestStats",
     "RetryPolicy",
     "Scene",
     "Secret",
@@ -83,4 +85,5 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "count_requests",
 ]

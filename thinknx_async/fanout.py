@@ -24,7 +24,8 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .errors import SessionError, ThinknxError, ValidationError
+from ._stats import count_requests
+from .errors import SessionError, ValidationError
 from .site import Site
 
 __all__ = [
@@ -59,11 +60,10 @@ class Outcome(Generic[ResultT]):
     - ``value``: what the operation returned (``None`` when it failed).
     - ``error``: the exception it raised (``None`` on success): a
       :class:`~thinknx_async.ThinknxError`, or any other ``Exception`` the operation raised.
-    - ``attempts``: requests sent for it: the error's ``attempts`` on failure (0 for an error
-      raised before anything was sent, or for a non-library exception); 1 on success.
+    - ``attempts``: requests the operation sent, every retry included (0 when it failed before
+      sending anything).
     - ``elapsed``: seconds from the operation's start to its end.
-    - ``rate_limited``: how many times a 429 lowered this site's rate during the operation
-      (one per congestion episode; 0 for a site without a rate limit).
+    - ``rate_limited``: how many of those requests the server answered with a 429.
     """
 
     site: Site
@@ -96,8 +96,8 @@ class Summary:
     """Counts over a set of outcomes.
 
     ``errors`` maps an error class name to how many sites failed with it, most frequent first;
-    ``retries`` counts attempts beyond the first of each site; ``elapsed`` is the wall time of
-    the whole run.
+    ``retries`` counts attempts beyond the first of each site; ``rate_limited`` the 429 replies;
+    ``elapsed`` is the wall time of the whole run.
     """
 
     total: int
@@ -114,8 +114,7 @@ class Summary:
         if self.errors:
             text += " (" + ", ".join(f"{name}: {n}" for name, n in self.errors.items()) + ")"
         return (
-            f"{text}; {self.retries} retries, {self.rate_limited} rate-limit slowdowns; "
-            f"{self.elapsed:.2f} s"
+            f"{text}; {self.retries} retries, {self.rate_limited} replies 429; {self.elapsed:.2f} s"
         )
 
     @classmethod
@@ -177,7 +176,7 @@ class Report(Generic[ResultT]):
         return {o.site: o.value for o in self.outcomes if o.error is None}  # type: ignore[misc]
 
     def summary(self) -> Summary:
-        """Counts: succeeded, failed by error type, retries, rate-limit slowdowns, elapsed."""
+        """Counts: succeeded, failed by error type, retries, 429 replies, elapsed."""
         return Summary.of(self.outcomes, self.elapsed)
 
 
@@ -309,28 +308,22 @@ class FanOut(Generic[ResultT]):
                 await send.send(outcome)
 
     async def _run(self, index: int, site: Site) -> Outcome[ResultT]:
-        bucket = site.bucket
-        before = bucket.decreases if bucket is not None else 0
         started = time.monotonic()
         value: ResultT | None = None
         error: Exception | None = None
-        attempts = 1
-        try:
-            value = await self._operation(site)
-        except Exception as exc:  # reported in the outcome: one site never stops the others
-            error = exc
-            attempts = exc.attempts if isinstance(exc, ThinknxError) else 0
-        elapsed = time.monotonic() - started
-        bucket = site.bucket
-        after = bucket.decreases if bucket is not None else 0
+        with count_requests() as stats:
+            try:
+                value = await self._operation(site)
+            except Exception as exc:  # reported in the outcome: one site never stops the others
+                error = exc
         return Outcome(
             site=site,
             index=index,
             value=value,
             error=error,
-            attempts=attempts,
-            elapsed=elapsed,
-            rate_limited=after - before,
+            attempts=stats.attempts,
+            elapsed=time.monotonic() - started,
+            rate_limited=stats.rate_limited,
         )
 
 

@@ -18,6 +18,7 @@ from ._endpoints import Endpoint, check_controller
 from ._pool import Reply, ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
+from ._stats import current as current_stats
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
@@ -252,6 +253,9 @@ class Site:
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{redact(what)}: the session was closed before sending")
+            stats = current_stats()
+            if stats is not None:
+                stats.attempts += 1
             try:
                 status, reply_headers, content = await self._exchange(
                     *self._wire(endpoint.controller, query, feedback)
@@ -275,6 +279,8 @@ class Site:
         except RateLimitedError as error:
             if bucket is not None:
                 bucket.record_rate_limited(granted, error.retry_after)
+            if stats is not None:
+                stats.rate_limited += 1
             raise
         if bucket is not None:
             bucket.record_success()

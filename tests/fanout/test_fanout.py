@@ -276,6 +276,4 @@ async def test_a_closed_session_refuses_to_fan_out(sim: Simulator) -> None:
 
 def test_summary_text_without_errors() -> None:
     summary = Summary.of([], 1.5)
-    assert (
-        str(summary) == "0 sites: 0 succeeded, 0 failed; 0 retries, 0 rate-limit slowdowns; 1.50 s"
-    )
+    assert str(summary) == "0 sites: 0 succeeded, 0 failed; 0 retries, 0 replies 429; 1.50 s"

@@ -16,7 +16,7 @@ from ..site import Site
 from ..throttle import RateLimit
 from .exits import OK, USAGE
 from .render import Ui, summary_table
-from .run import RetryCounter, run_on_sites
+from .run import run_on_sites
 
 __all__ = ["run_demo"]
 
@@ -52,40 +52,39 @@ async def _steps(args: argparse.Namespace, ui: Ui, inventory: Inventory) -> list
     session = Session(rate_limit=RateLimit(rate=5.0, burst=5), retry=RetryPolicy(max_attempts=4))
     rows: list[tuple[str, Any]] = []
     async with session:
-        with RetryCounter() as counter:
-            fleet: Fleet = inventory.open(session)
+        fleet: Fleet = inventory.open(session)
 
-            async def step(title: str, sites: list[Site], operation: Any, reads: bool) -> None:
-                ui.print(f"\n[bold]$ thinknx {title}[/]")
-                report, seen_429 = await run_on_sites(
-                    session, counter, sites, title, operation,
-                    ui=ui, reads=reads, concurrency=args.demo_concurrency,
-                )  # fmt: skip
-                summary = report.summary()
-                if len(sites) > 3:
-                    ui.out.print(summary_table(f"thinknx {title}", summary, seen_429))
-                rows.append((title.split(" --")[0], (summary, seen_429)))
+        async def step(title: str, sites: list[Site], operation: Any, reads: bool) -> None:
+            ui.print(f"\n[bold]$ thinknx {title}[/]")
+            report = await run_on_sites(
+                session, sites, title, operation,
+                ui=ui, reads=reads, concurrency=args.demo_concurrency,
+            )  # fmt: skip
+            summary = report.summary()
+            if len(sites) > 3:
+                ui.out.print(summary_table(f"thinknx {title}", summary, summary.rate_limited))
+            rows.append((title.split(" --")[0], (summary, summary.rate_limited)))
 
-            everyone, first = list(fleet), list(fleet)[:3]
-            await step(
-                "scene launch night_scene --all",
-                everyone,
-                lambda site: fleet.scene(site, "night_scene").launch(),
-                reads=False,
-            )
-            ui.print(
-                f"\nEach server accepts {SERVER_RATE:g} requests/s (burst {SERVER_BURST}); the "
-                "client is set to 5/s, so the next round meets 429s, slows down and retries."
-            )
-            await step("status --all", everyone, lambda site: site.server_status(), reads=False)
-            ui.print("\nA few reads:")
-            await step("status --site 'flat-00[1-3]'", first, lambda s: s.server_status(), True)
-            await step(
-                "light status lobby_lights --site 'flat-00[1-3]'",
-                first,
-                lambda site: fleet.light(site, "lobby_lights").is_on(),
-                reads=True,
-            )
+        everyone, first = list(fleet), list(fleet)[:3]
+        await step(
+            "scene launch night_scene --all",
+            everyone,
+            lambda site: fleet.scene(site, "night_scene").launch(),
+            reads=False,
+        )
+        ui.print(
+            f"\nEach server accepts {SERVER_RATE:g} requests/s (burst {SERVER_BURST}); the "
+            "client is set to 5/s, so the next round meets 429s, slows down and retries."
+        )
+        await step("status --all", everyone, lambda site: site.server_status(), reads=False)
+        ui.print("\nA few reads:")
+        await step("status --site 'flat-00[1-3]'", first, lambda s: s.server_status(), True)
+        await step(
+            "light status lobby_lights --site 'flat-00[1-3]'",
+            first,
+            lambda site: fleet.light(site, "lobby_lights").is_on(),
+            reads=True,
+        )
     return rows
 
 
