@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,19 @@ def test_simulate_reuses_the_simulator_command(tmp_path: Path) -> None:
     assert result.returncode == OK, result.stderr
     assert result.stdout.startswith("relay: http://127.0.0.1:")
     assert manifest.is_file()
+
+
+def test_bench_measures_a_target_and_respects_its_rate_limit(
+    server: SimulatorThread, sim: Simulator, project: Project
+) -> None:
+    site = project.sites[1]
+    args = ("--relay", server.relay_url, "--key", site.key, "--insecure")
+    bench = ("bench", "--concurrencies", "1,4", "--seconds", "0.5", "--transport", "httpx")
+    result = run_cli(*bench, "--rate", "20", "--burst", "2", "--json", *args)
+    assert result.returncode == OK, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["concurrency"] for r in report["results"]] == [1, 4]
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in report["results"])
+    # Throttled to the target's 20/s (burst 2): per run at most the burst, the rate over the
+    # run, and one more per caller started just before the end; unthrottled it sends hundreds.
+    assert all(r["requests"] <= 2 + 20 * 0.5 + r["concurrency"] for r in report["results"])

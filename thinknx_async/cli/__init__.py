@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..simulator.cli import run as run_simulator
 
         return run_simulator(args)
+    if args.verb == "bench":
+        from .bench import run as run_bench
+
+        return asyncio.run(run_bench(args))
     if args.verb == "demo":
         from .demo import run_demo
 

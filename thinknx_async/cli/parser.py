@@ -216,6 +216,9 @@ def _other_verbs(sub: Any) -> None:
     from ..simulator.cli import add_arguments
 
     add_arguments(simulate)
+    from .bench import add_parser as add_bench
+
+    add_bench(sub)
     demo = sub.add_parser("demo", help="watch the library drive many simulated sites")
     demo.add_argument("--sites", type=int, default=240, dest="demo_sites", help="default 240")
     demo.add_argument("--concurrency", type=int, default=64, dest="demo_concurrency")
