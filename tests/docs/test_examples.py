@@ -34,8 +34,6 @@ DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
 PROJECT = EXAMPLES / "house.toml"
 PAGES = [*sorted(DOCS.glob("**/*.md")), ROOT / "README.md"]
-# Pages whose python blocks are not yet marked runnable or moved to docs/examples.
-UNCHECKED = {DOCS / "simulator.md"}
 
 FENCE = re.compile(
     r"^(?P<indent> *)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S
@@ -173,8 +171,6 @@ def test_page_block_runs(block: Block, servers: Servers, tmp_path: Path) -> None
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_python_block_is_executed(page: Path) -> None:
     """A python block is either included from docs/examples or marked runnable."""
-    if page in UNCHECKED:
-        pytest.skip("its blocks are not yet run by the tests")
     for block in blocks(page):
         if block.lang not in ("python", "py") or block.runnable:
             continue
