@@ -13,6 +13,7 @@ A pool only moves bytes: :meth:`fetch` sends one request and returns the whole r
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -20,7 +21,17 @@ import anyio
 import attrs
 import httpx
 
-__all__ = ["ClientPool", "ConnectionPool", "Pool", "PoolStats", "Reply", "ReplyTooLarge"]
+from .errors import ValidationError
+
+__all__ = [
+    "ClientPool",
+    "ConnectionPool",
+    "Pool",
+    "PoolStats",
+    "Reply",
+    "ReplyTooLarge",
+    "open_pool",
+]
 
 Reply = tuple[int, Mapping[str, str], bytes]
 """A whole reply: status, headers (case-insensitive) and body."""
@@ -263,3 +274,41 @@ class ClientPool:
 
     async def aclose(self) -> None:
         """Nothing: the client belongs to the caller."""
+
+
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    """One context for every pool (building one per pool would cost milliseconds each)."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    if isinstance(verify, bool):
+        return httpx.create_ssl_context(verify=verify)
+    raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
+
+
+def open_pool(
+    transport: str, verify: bool | str | ssl.SSLContext, max_connections: int, pool_size: int
+) -> ConnectionPool:
+    """The session's own pool on ``transport`` (``"httpx"`` or ``"aiohttp"``)."""
+    context = _ssl_context(verify)
+    if transport == "aiohttp":
+        try:
+            from ._aiohttp import AiohttpPool
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ValidationError(
+                "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
+            ) from exc
+
+        def make_aiohttp(size: int) -> Pool:
+            return AiohttpPool(ssl_context=context, max_connections=size)
+
+        # aiohttp's own pool stays fast when large: one per origin.
+        return ConnectionPool(
+            make_aiohttp, max_connections=max_connections, pool_size=max_connections
+        )
+
+    def make_httpx(size: int) -> Pool:
+        return HttpxPool(size, context)
+
+    return ConnectionPool(make_httpx, max_connections=max_connections, pool_size=pool_size)

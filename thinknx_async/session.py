@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import ssl
 import warnings
 from collections import Counter
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Literal, Self
-from urllib.parse import quote
+from typing import Final, Literal, Self
 
 import httpx
 
-from ._pool import ClientPool, ConnectionPool, HttpxPool, Pool, PoolStats
+from ._addresses import Address, local_address, relay_address, relay_root
+from ._pool import ClientPool, Pool, PoolStats, open_pool
 from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
@@ -31,7 +29,6 @@ CLOUD_URL: Final = "https://data.thinknx.eu"
 DEFAULT_RATE_LIMIT: Final = RateLimit(rate=5.0, burst=5)
 """The per-site default: the spec names no figure, and a Thinknx server is a small box."""
 _DEFAULT_IN_FLIGHT: Final[dict[SiteKind, int]] = {"local": 2, "cloud": 4, "relay": 4}
-_AUTH_MODES: Final = ("digest", "basic", "query")
 
 
 class _Default(enum.Enum):
@@ -57,29 +54,6 @@ def _running_loop() -> object:
         return trio.lowlevel.current_trio_token()
     except (ImportError, RuntimeError):
         raise SessionError("a Session must be used from async code") from None
-
-
-def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    if isinstance(verify, bool):
-        return httpx.create_ssl_context(verify=verify)
-    raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
-
-
-def _pool_factory(transport: str, context: ssl.SSLContext) -> Callable[[int], Pool]:
-    """How to open one small pool of ``size`` connections with the chosen transport."""
-    if transport == "aiohttp":
-        try:
-            from ._aiohttp import AiohttpPool
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ValidationError(
-                "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
-            ) from exc
-        return lambda size: AiohttpPool(ssl_context=context, max_connections=size)
-    return lambda size: HttpxPool(size, context)
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -157,12 +131,7 @@ class Session:
         """Seconds for each phase of a request: connect, write, read, pool."""
         if http_client is None:
             _positive_int("max_connections", max_connections)
-            make_pool = _pool_factory(transport, _ssl_context(verify))
-            if transport == "aiohttp":
-                pool_size = max_connections  # aiohttp's own pool stays fast when large
-            self.pool = ConnectionPool(
-                make_pool, max_connections=max_connections, pool_size=pool_size
-            )
+            self.pool = open_pool(transport, verify, max_connections, pool_size)
             self.timeouts = httpx.Timeout(timeout).as_dict()
         else:
             self.pool = ClientPool(http_client)
@@ -234,27 +203,15 @@ class Session:
 
     # Sites ------------------------------------------------------------------------------------
 
-    def _register(self, *values: str) -> None:
-        if self._closed:
-            raise SessionError("the session is closed")
-        for value in values:
-            if value:
-                secrets.add(value)
-                self._secrets[value] += 1
-
     def _site(
         self,
         kind: SiteKind,
-        base_url: str,
+        address: Address,
         *,
-        key: str | None = None,
         name: str | None,
         rate_limit: RateLimit | _Default | None,
         max_in_flight: int | None,
         method: Method | None,
-        auth: httpx.Auth | None = None,
-        auth_suffix: str = "",
-        headers: dict[str, str] | None = None,
     ) -> Site:
         if self._closed:
             raise SessionError("the session is closed")
@@ -263,26 +220,32 @@ class Session:
         limit = self.rate_limit if rate_limit is DEFAULT else rate_limit
         if limit is not None and not isinstance(limit, RateLimit):
             raise ValidationError("rate_limit must be a RateLimit or None")
-        in_flight = max_in_flight or self.max_in_flight or _DEFAULT_IN_FLIGHT[kind]
+        in_flight = _positive_int(
+            "max_in_flight", max_in_flight or self.max_in_flight or _DEFAULT_IN_FLIGHT[kind]
+        )
+        method = self.method if method is None else self._check_method(method)
         relay_bucket = None
         if self.relay_rate_limit is not None and kind != "local":
-            host = httpx.URL(base_url).host
+            host = httpx.URL(address.base).host
             relay_bucket = self._relay_buckets.get(host)
             if relay_bucket is None:
                 relay_bucket = self._relay_buckets[host] = TokenBucket(self.relay_rate_limit)
+        for secret in address.secrets:
+            secrets.add(secret)
+            self._secrets[secret] += 1
         return Site(
             self,
             kind=kind,
-            base_url=base_url,
-            key=key,
+            base_url=address.base,
+            key=address.key,
             name=name,
-            auth=auth,
-            auth_suffix=auth_suffix,
-            headers={**self._headers, **(headers or {})},
+            auth=address.auth,
+            auth_suffix=address.auth_suffix,
+            headers={**self._headers, **address.headers},
             rate_limit=limit,
             relay_bucket=relay_bucket,
-            max_in_flight=_positive_int("max_in_flight", in_flight),
-            method=self.method if method is None else self._check_method(method),
+            max_in_flight=in_flight,
+            method=method,
         )
 
     def local(
@@ -306,45 +269,23 @@ class Session:
         ``"query"`` (``user=`` and ``pass=`` in the query string; plain HTTP only, as the server
         demands, so it sends the password in clear text and warns).
         """
-        if auth not in _AUTH_MODES:
-            raise ValidationError(f"auth must be one of {_AUTH_MODES}, got {auth!r}")
-        if scheme not in ("http", "https"):
-            raise ValidationError(f"scheme must be 'http' or 'https', got {scheme!r}")
-        if not isinstance(host, str) or not host or any(c in host for c in "/@?#% \\"):
-            raise ValidationError(f"host {host!r:.60} is not a host name or IP address")
-        if type(port) is not int or not 0 < port < 65536:
-            raise ValidationError(f"port must be an integer 1..65535, got {port!r}")
-        for field, value in (("username", username), ("password", password)):
-            if not isinstance(value, str) or not value:
-                raise ValidationError(f"{field} must be a non-empty string")
-        if ":" in username and auth == "basic":
-            raise ValidationError("a Basic auth username cannot contain ':'")
-        shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-        base = f"{scheme}://{shown_host}:{port}/api/V1/"
-        try:
-            httpx.URL(base)
-        except httpx.InvalidURL as exc:
-            raise ValidationError(f"host {host!r:.60} is not a host name or IP address") from exc
-        self._register(password, base64.b64encode(f"{username}:{password}".encode()).decode())
-        common: dict[str, Any] = {
-            "name": name, "rate_limit": rate_limit, "max_in_flight": max_in_flight, "method": method
-        }  # fmt: skip
-        if auth == "digest":
-            digest = httpx.DigestAuth(username, password)
-            return self._site("local", base, auth=digest, auth_suffix="auth=digest", **common)
-        if auth == "basic":
-            token = base64.b64encode(f"{username}:{password}".encode()).decode()
-            header = {"authorization": f"Basic {token}"}
-            return self._site("local", base, auth_suffix="auth=basic", headers=header, **common)
-        if scheme != "http":
-            raise ValidationError("the server takes query credentials over plain HTTP only")
-        warnings.warn(
-            "auth='query' sends the password in clear text in every request; prefer auth='digest'",
-            InsecureCredentialsWarning,
-            stacklevel=2,
+        address = local_address(host, port, scheme, username, password, auth)
+        site = self._site(
+            "local",
+            address,
+            name=name,
+            rate_limit=rate_limit,
+            max_in_flight=max_in_flight,
+            method=method,
         )
-        suffix = f"auth=basic&user={quote(username, safe='')}&pass={quote(password, safe='')}"
-        return self._site("local", base, auth_suffix=suffix, **common)
+        if auth == "query":
+            warnings.warn(
+                "auth='query' sends the password in clear text in every request; "
+                "prefer auth='digest'",
+                InsecureCredentialsWarning,
+                stacklevel=2,
+            )
+        return site
 
     def cloud(
         self,
@@ -356,8 +297,13 @@ class Session:
         method: Method | None = None,
     ) -> Site:
         """A server through the Thinknx cloud: ``https://data.thinknx.eu/KEY/api/V1/``."""
-        return self._relay_site(
-            "cloud", self._cloud_url, key, name, rate_limit, max_in_flight, method
+        return self._site(
+            "cloud",
+            relay_address(self._cloud_url, key),
+            name=name,
+            rate_limit=rate_limit,
+            max_in_flight=max_in_flight,
+            method=method,
         )
 
     def on_premise(
@@ -376,44 +322,9 @@ class Session:
         The key grants access with no other authentication, so plain ``http://`` is refused
         unless ``allow_insecure=True``.
         """
-        if not isinstance(url, str):
-            raise ValidationError("url must be a string")
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise ValidationError(f"relay URL {url!r:.80} is invalid") from exc
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValidationError(f"relay URL {url!r:.80} must be http(s)://host[:port]")
-        if parsed.query or parsed.fragment or parsed.userinfo:
-            raise ValidationError("relay URL must not carry a query, fragment or credentials")
-        if parsed.scheme == "http" and not allow_insecure:
-            raise ValidationError(
-                "refusing a relay over plain http://: the key would travel in clear text "
-                "(pass allow_insecure=True to allow it)"
-            )
-        return self._relay_site(
-            "relay", url.rstrip("/"), key, name, rate_limit, max_in_flight, method
-        )
-
-    def _relay_site(
-        self,
-        kind: SiteKind,
-        root: str,
-        key: str,
-        name: str | None,
-        rate_limit: RateLimit | _Default | None,
-        max_in_flight: int | None,
-        method: Method | None,
-    ) -> Site:
-        if not isinstance(key, str) or not key or len(key) > 256:
-            raise ValidationError("the Integration Kit key must be a non-empty string")
-        if not all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
-            raise ValidationError("the Integration Kit key must be letters and digits only")
-        self._register(key)
         return self._site(
-            kind,
-            f"{root}/{key}/api/V1/",
-            key=key,
+            "relay",
+            relay_address(relay_root(url, allow_insecure=allow_insecure), key),
             name=name,
             rate_limit=rate_limit,
             max_in_flight=max_in_flight,
