@@ -75,7 +75,8 @@ class Session:
     - ``timeout``: seconds for each of connect, write, read and pool wait.
     - ``max_connections``: requests in flight at once over all sites; they are the pool's
       connections, spread over small pools of ``pool_size`` per origin.
-    - ``pool_size``: connections per small pool (the httpx transport only).
+    - ``pool_size``: connections per small pool (the httpx transport only). One is fastest:
+      httpx's pool bookkeeping grows with its size, and pools are cheap.
     - ``http_client``: an ``httpx.AsyncClient`` of your own; ``timeout`` is then read from it,
       and ``max_connections``, ``pool_size``, ``verify`` and ``transport`` do not apply.
     - ``max_in_flight``: each site's cap on requests in flight (default 2 for local servers,
@@ -95,7 +96,7 @@ class Session:
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         max_connections: int = 100,
-        pool_size: int = 10,
+        pool_size: int = 1,
         http_client: httpx.AsyncClient | None = None,
         verify: bool | str | ssl.SSLContext = True,
         method: Method = "GET",
