@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _common as common
-from . import fanout, limiter, memory, throughput
+from . import fanout, limiter, memory, rate_limits, throughput
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "throughput": throughput.run,
     "fanout": fanout.run,
     "limiter": limiter.run,
     "memory": memory.run,
+    "rate_limits": rate_limits.run,
 }
 
 

@@ -23,7 +23,7 @@ import httpx
 
 from thinknx_async import RateLimit, RetryPolicy, Session, ThinknxError
 
-from ._common import show, simulator, summary, table, write_json
+from ._common import show, simulator, summary, table, write_json, write_table
 
 
 def _control(
@@ -114,13 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer requests and runs")
     args = parser.parse_args(argv)
-    runs = 1 if args.quick else 3
-    n = 60 if args.quick else 120
+    return 0 if run(args.quick)["failed"] == 0 else 1
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Every scenario, interleaved run by run; the figures (also written as JSON)."""
+    runs = 1 if quick else 3
+    n = 60 if quick else 120
     results: dict[str, list[dict[str, Any]]] = {"matched": [], "too_fast": [], "parallel": []}
     limits = ["--rate", "20", "--burst", "5"]
     with (
-        simulator("--sites", "20", "--tls", *limits) as tls,
-        simulator("--sites", "20", *limits) as plain,
+        simulator("--sites", "1", "--tls", *limits) as tls,
+        simulator("--sites", "21", *limits) as plain,
     ):
         tls_site = tls.manifest()["sites"][0]
         ca = str(tls.manifest()["ca_file"])
@@ -136,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = anyio.run(too_fast, plain.relay_url, sites[0], n)
                     result["429s"] = _429s(plain.relay_url, None)
                 else:
-                    result = anyio.run(parallel, plain.relay_url, sites, n // 4)
+                    # Not site 0: the too-fast run leaves the server's bucket for it empty.
+                    result = anyio.run(parallel, plain.relay_url, sites[1:], n // 4)
                     result["429s"] = _429s(plain.relay_url, None)
                 results[name].append(result)
                 print(f"run {run + 1}/{runs} {name}: {result}", flush=True)
@@ -159,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(r["failed"] for group in results.values() for r in group)
     print(f"commands that failed: {failed}")
     write_json("rate_limits", {"requests": n, "runs": results})
-    return 0 if failed == 0 else 1
+    write_table("rate_limits", text)
+    return {"requests": n, "runs": results, "failed": failed}
 
 
 if __name__ == "__main__":
