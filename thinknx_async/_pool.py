@@ -100,6 +100,24 @@ async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _request(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeouts: dict[str, Any]
+) -> httpx.Request:
+    return httpx.Request(
+        method, url, headers=headers, content=body, extensions={"timeout": timeouts}
+    )
+
+
+async def read_whole(response: httpx.Response, limit: int) -> Reply:
+    """Read an httpx response (at most ``limit`` bytes of body) and close it."""
+    try:
+        check_length(response.headers, limit)
+        content = await read_capped(response.aiter_bytes(), limit)
+    finally:
+        await response.aclose()
+    return response.status_code, response.headers, content
+
+
 class HttpxPool:
     """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
 
@@ -118,18 +136,8 @@ class HttpxPool:
         timeouts: dict[str, Any],
         limit: int,
     ) -> Reply:
-        request = httpx.Request(
-            method, url, headers=headers, content=body, extensions={"timeout": timeouts}
-        )
-        response = await self._transport.handle_async_request(request)
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)
-        try:
-            check_length(response.headers, limit)
-            content = await read_capped(stream, limit)
-        finally:
-            await stream.aclose()
-        return response.status_code, response.headers, content
+        request = _request(method, url, headers, body, timeouts)
+        return await read_whole(await self._transport.handle_async_request(request), limit)
 
     def stats(self) -> PoolStats | None:
         return None
@@ -258,16 +266,9 @@ class ClientPool:
         timeouts: dict[str, Any],
         limit: int,
     ) -> Reply:
-        request = httpx.Request(
-            method, url, headers=headers, content=body, extensions={"timeout": timeouts}
-        )
+        request = _request(method, url, headers, body, timeouts)
         response = await self.client.send(request, stream=True, follow_redirects=False)
-        try:
-            check_length(response.headers, limit)
-            content = await read_capped(response.aiter_bytes(), limit)
-        finally:
-            await response.aclose()
-        return response.status_code, response.headers, content
+        return await read_whole(response, limit)
 
     def stats(self) -> PoolStats | None:
         return None
