@@ -31,6 +31,7 @@ __all__ = [
     "Reply",
     "ReplyTooLarge",
     "open_pool",
+    "take",
 ]
 
 Reply = tuple[int, Mapping[str, str], bytes]
@@ -79,6 +80,18 @@ class Pool(Protocol):
 
     async def aclose(self) -> None:
         """Close what the pool owns."""
+
+
+async def take(slots: anyio.Semaphore) -> None:
+    """Take a slot: at once when one is free (no event-loop round trip), else wait in line.
+
+    A free slot means nobody is waiting (a release hands its slot straight to the first
+    waiter), so taking it at once keeps the order first come, first served.
+    """
+    try:
+        slots.acquire_nowait()
+    except anyio.WouldBlock:
+        await slots.acquire()
 
 
 def check_length(headers: Mapping[str, str], limit: int) -> None:
@@ -210,7 +223,7 @@ class ConnectionPool:
         limit: int,
     ) -> Reply:
         """Wait for a free connection slot, then send through a non-full pool of the origin."""
-        await self._slots.acquire()
+        await take(self._slots)
         try:
             if self._closed:  # closed before or while this request waited: open no new pool
                 raise RuntimeError("the connection pool is closed")

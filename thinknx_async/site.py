@@ -15,7 +15,7 @@ import httpx
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_controller
-from ._pool import Reply, ReplyTooLarge
+from ._pool import Reply, ReplyTooLarge, take
 from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
@@ -245,9 +245,11 @@ class Site:
         self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False
     ) -> dict[str, Any]:
         what = f"{self.name}: {endpoint.controller}"
-        if self._in_flight is None:
-            self._in_flight = anyio.Semaphore(self._max_in_flight, fast_acquire=True)
-        async with self._in_flight:
+        in_flight = self._in_flight
+        if in_flight is None:
+            in_flight = self._in_flight = anyio.Semaphore(self._max_in_flight, fast_acquire=True)
+        await take(in_flight)
+        try:
             # Token last, right before sending: a token taken early would let requests bunch up.
             granted = await self._acquire()
             session = self._session
@@ -270,6 +272,8 @@ class Site:
                 if session.closed:
                     raise SessionError(f"{redact(what)}: the session was closed") from exc
                 raise
+        finally:
+            in_flight.release()
         if status in _REDIRECTS and not redirected:
             self._follow_redirect(reply_headers.get("location"), what)
             return await self._attempt(endpoint, query, feedback, redirected=True)
