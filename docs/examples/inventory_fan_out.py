@@ -52,9 +52,9 @@ async def main() -> None:
         # Streamed as they complete; leaving the block early cancels what still runs.
         reading = lambda site: fleet.light(site, "entrance").is_on()  # noqa: E731
         async with session.fan_out(fleet, reading, concurrency=2) as outcomes:
-            async for outcome in outcomes:
-                if outcome.ok:
-                    print("first answer: on" if outcome.value else "first answer: off")
+            async for answer in outcomes:
+                if answer.ok:
+                    print("first answer: on" if answer.value else "first answer: off")
                     break
 
 
