@@ -31,6 +31,7 @@ class RateController:
     """The rate in force for one site, between ``max_rate / 64`` and ``max_rate``."""
 
     __slots__ = (
+        "_accepted",
         "_capacity",
         "_episode_rate",
         "_episode_start",
@@ -48,6 +49,7 @@ class RateController:
         self._episode_start = -math.inf
         self._grown_at = -math.inf
         self._replies: deque[tuple[float, bool]] = deque()
+        self._accepted = 0  # of the replies in the window: kept, not summed, on every reply
         #: Congestion episodes seen (each lowered the rate once).
         self.decreases = 0
 
@@ -55,9 +57,10 @@ class RateController:
         """Record a reply; return the share of the window's replies that were accepted."""
         replies = self._replies
         replies.append((now, accepted))
+        self._accepted += accepted
         while replies[0][0] < now - _WINDOW:
-            replies.popleft()
-        return sum(ok for _, ok in replies) / len(replies)
+            self._accepted -= replies.popleft()[1]
+        return self._accepted / len(replies)
 
     def success(self, now: float) -> None:
         """A reply that was not a 429: grow back toward the configured rate."""

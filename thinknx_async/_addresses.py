@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import quote
@@ -15,6 +17,7 @@ from .errors import ValidationError
 __all__ = ["AUTH_MODES", "Address", "local_address", "relay_address", "relay_root"]
 
 AUTH_MODES = ("digest", "basic", "query")
+_KEY = re.compile(r"[A-Za-z0-9_-]+")
 AuthMode = Literal["digest", "basic", "query"]
 
 
@@ -71,6 +74,11 @@ def relay_root(url: str, *, allow_insecure: bool) -> str:
     """An on-premise relay's root URL, refused over plain HTTP unless allowed."""
     if not isinstance(url, str):
         raise ValidationError("url must be a string")
+    return _relay_root(url, bool(allow_insecure))
+
+
+@functools.lru_cache(maxsize=64)  # a fan-out opens hundreds of sites behind the same relay
+def _relay_root(url: str, allow_insecure: bool) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -91,6 +99,6 @@ def relay_address(root: str, key: str) -> Address:
     """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
     if not isinstance(key, str) or not key or len(key) > 256:
         raise ValidationError("the Integration Kit key must be a non-empty string")
-    if not all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
+    if _KEY.fullmatch(key) is None:
         raise ValidationError("the Integration Kit key must be letters and digits only")
     return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))

@@ -295,7 +295,10 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     if isinstance(verify, ssl.SSLContext):
         return verify
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(f"cannot read the CA file {verify!r}: {exc}") from exc
     if isinstance(verify, bool):
         return httpx.create_ssl_context(verify=verify)
     raise ValidationError("verify must be True, False, a CA file path or an ssl.SSLContext")
@@ -304,8 +307,19 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
 def open_pool(
     transport: str, verify: bool | str | ssl.SSLContext, max_connections: int, pool_size: int
 ) -> ConnectionPool:
-    """The session's own pool on ``transport`` (``"httpx"`` or ``"aiohttp"``)."""
-    context = _ssl_context(verify)
+    """The session's own pool on ``transport`` (``"httpx"`` or ``"aiohttp"``).
+
+    Every pool shares one TLS context. The default one is built with the first pool (loading
+    the system's CA bundle takes milliseconds a session may not need); a CA file is read at
+    once, so a wrong path fails here.
+    """
+    contexts = [] if isinstance(verify, bool) else [_ssl_context(verify)]
+
+    def context() -> ssl.SSLContext:
+        if not contexts:
+            contexts.append(_ssl_context(verify))
+        return contexts[0]
+
     if transport == "aiohttp":
         try:
             from ._aiohttp import AiohttpPool
@@ -315,14 +329,13 @@ def open_pool(
             ) from exc
 
         def make_aiohttp(size: int) -> Pool:
-            return AiohttpPool(ssl_context=context, max_connections=size)
+            return AiohttpPool(ssl_context=context(), max_connections=size)
 
         # aiohttp's own pool stays fast when large: one per origin.
-        return ConnectionPool(
-            make_aiohttp, max_connections=max_connections, pool_size=max_connections
-        )
+        size = max_connections
+        return ConnectionPool(make_aiohttp, max_connections=max_connections, pool_size=size)
 
     def make_httpx(size: int) -> Pool:
-        return HttpxPool(size, context)
+        return HttpxPool(size, context())
 
     return ConnectionPool(make_httpx, max_connections=max_connections, pool_size=pool_size)

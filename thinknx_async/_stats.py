@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 import attrs
 
@@ -23,8 +21,7 @@ _stats: ContextVar[RequestStats | None] = ContextVar("thinknx_request_stats", de
 current = _stats.get
 
 
-@contextmanager
-def count_requests() -> Iterator[RequestStats]:
+class count_requests:
     """Count the requests that the code inside the block sends.
 
     Tasks started inside the block count into the same figures. Blocks nest: an inner block
@@ -36,9 +33,18 @@ def count_requests() -> Iterator[RequestStats]:
     print(stats.attempts, stats.rate_limited)
     ```
     """
-    stats = RequestStats()
-    token = _stats.set(stats)
-    try:
-        yield stats
-    finally:
-        _stats.reset(token)
+
+    __slots__ = ("_stats", "_token")
+
+    def __init__(self) -> None:
+        self._stats = RequestStats()
+        self._token: Token[RequestStats | None] | None = None
+
+    def __enter__(self) -> RequestStats:
+        self._token = _stats.set(self._stats)
+        return self._stats
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _stats.reset(self._token)
+            self._token = None
