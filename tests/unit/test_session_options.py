@@ -38,8 +38,10 @@ def test_tls_verification_options(verify: bool | ssl.SSLContext) -> None:
 
 
 def test_tls_ca_file_option(tmp_path: Any) -> None:
-    with pytest.raises((OSError, ssl.SSLError)):
-        Session(verify=str(tmp_path / "missing.pem"))
+    missing = str(tmp_path / "missing.pem")
+    with pytest.raises(ValidationError, match="cannot read the CA file") as refused:
+        Session(verify=missing)
+    assert missing in str(refused.value)
 
 
 LOCAL = {"username": "admin", "password": "Option-Test-Pw"}
