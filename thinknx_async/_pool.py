@@ -24,7 +24,6 @@ import httpx
 from .errors import ValidationError
 
 __all__ = [
-    "ClientPool",
     "ConnectionPool",
     "Pool",
     "PoolStats",
@@ -111,52 +110,6 @@ async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
             raise ReplyTooLarge(None)
         parts.append(chunk)
     return b"".join(parts)
-
-
-def _request(
-    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeouts: dict[str, Any]
-) -> httpx.Request:
-    return httpx.Request(
-        method, url, headers=headers, content=body, extensions={"timeout": timeouts}
-    )
-
-
-async def read_whole(response: httpx.Response, limit: int) -> Reply:
-    """Read an httpx response (at most ``limit`` bytes of body) and close it."""
-    try:
-        check_length(response.headers, limit)
-        content = await read_capped(response.aiter_bytes(), limit)
-    finally:
-        await response.aclose()
-    return response.status_code, response.headers, content
-
-
-class HttpxPool:
-    """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
-
-    __slots__ = ("_transport",)
-
-    def __init__(self, size: int, verify: Any) -> None:
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
-    ) -> Reply:
-        request = _request(method, url, headers, body, timeouts)
-        return await read_whole(await self._transport.handle_async_request(request), limit)
-
-    def stats(self) -> PoolStats | None:
-        return None
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
 
 
 class _Shard:
@@ -262,34 +215,6 @@ class ConnectionPool:
             await shard.pool.aclose()
 
 
-class ClientPool:
-    """An ``httpx.AsyncClient`` of the caller's: used as is, never closed by the library."""
-
-    __slots__ = ("client",)
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
-    ) -> Reply:
-        request = _request(method, url, headers, body, timeouts)
-        response = await self.client.send(request, stream=True, follow_redirects=False)
-        return await read_whole(response, limit)
-
-    def stats(self) -> PoolStats | None:
-        return None
-
-    async def aclose(self) -> None:
-        """Nothing: the client belongs to the caller."""
-
-
 def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     """One context for every pool (building one per pool would cost milliseconds each)."""
     if isinstance(verify, ssl.SSLContext):
@@ -334,6 +259,8 @@ def open_pool(
         # aiohttp's own pool stays fast when large: one per origin.
         size = max_connections
         return ConnectionPool(make_aiohttp, max_connections=max_connections, pool_size=size)
+
+    from ._httpx import HttpxPool
 
     def make_httpx(size: int) -> Pool:
         return HttpxPool(size, context())

@@ -13,7 +13,8 @@ from typing import Final, Literal, Self
 import httpx
 
 from ._addresses import Address, local_address, relay_address, relay_root
-from ._pool import ClientPool, Pool, PoolStats, open_pool
+from ._httpx import ClientPool
+from ._pool import Pool, PoolStats, open_pool
 from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites

@@ -11,7 +11,8 @@ import respx
 import trio
 
 from thinknx_async import Session, SessionError, Site, ThinknxError
-from thinknx_async._pool import ClientPool, ConnectionPool
+from thinknx_async._httpx import ClientPool
+from thinknx_async._pool import ConnectionPool
 from thinknx_async._secrets import redact
 
 from ._support import GUID, KEY, command_reply, make_site, quiet_session
