@@ -1,4 +1,4 @@
-"""The session: one HTTP client and its pool, the defaults, and the sites made from them."""
+"""The session: one connection pool, the defaults, and the sites made from them."""
 
 from __future__ import annotations
 
@@ -64,9 +64,9 @@ def _positive_int(name: str, value: int) -> int:
 
 
 class Session:
-    """Owns the HTTP client and its connection pool, and makes :class:`Site` handles.
+    """Owns the connection pool every request goes through, and makes :class:`Site` handles.
 
-    Use it as ``async with Session(...) as session:``; it closes its client on exit (an
+    Use it as ``async with Session(...) as session:``; it closes its connections on exit (an
     ``http_client`` you pass in is used as is and never closed). Arguments:
 
     - ``rate_limit``: each site's default :class:`RateLimit` (``None``: not throttled).
@@ -170,7 +170,7 @@ class Session:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client (unless it was passed in) and forget the secrets. Idempotent."""
+        """Close the pool (never a client passed in) and forget the secrets. Idempotent."""
         if self._closed:
             return
         self._closed = True
