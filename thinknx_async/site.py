@@ -53,7 +53,7 @@ class Site:
     Made by :meth:`Session.local`, :meth:`Session.cloud` or :meth:`Session.on_premise`; cheap and
     hashable (by identity), so it can key a dict. Its device proxies (:meth:`light`,
     :meth:`blind`...) send through :meth:`call`'s path: this site's token bucket and in-flight
-    cap, the session's retry policy, and the session's one HTTP client.
+    cap, the session's retry policy, and the session's one connection pool.
     """
 
     __slots__ = (
