@@ -33,8 +33,8 @@ from thinknx_async import (
 )
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from .._logs import Collector
 from ._hostile import HostileServer, redirect_to
-from .conftest import Collector
 
 #: A password with characters that must be escaped in a query, a URL and a header.
 PASSWORD = "pä&ss w=rd/+%#?Tz9"

@@ -13,6 +13,7 @@ import respx
 
 from thinknx_async import RetryPolicy, Session, Site, ThinknxError
 
+from .._logs import Collector
 from ._support import (
     BASIC_TOKEN,
     CHALLENGE,
@@ -42,38 +43,6 @@ SECRETS: dict[Mode, dict[str, str]] = {
 #: Where a hostile redirect points: every secret of every mode in one URL.
 AWAY = f"https://evil.example/{KEY}/api/V1/power?pass={quote(PASSWORD, safe='')}&t={BASIC_TOKEN}"
 Outcome = Callable[[httpx.Request], httpx.Response]
-
-
-class Collector(logging.Handler):
-    """Every record, formatted as a handler would write it (traceback included)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def logs() -> Iterator[Collector]:
-    collector = Collector()
-    root = logging.getLogger()
-    names = ("httpx", "httpcore", "thinknx_async", "respx", "hpack", "h11")
-    saved = {name: logging.getLogger(name).level for name in names}
-    saved_root = root.level
-    root.addHandler(collector)
-    root.setLevel(logging.DEBUG)
-    for name in names:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    try:
-        yield collector
-    finally:
-        root.removeHandler(collector)
-        root.setLevel(saved_root)
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
 
 
 def answer(response: httpx.Response | Exception) -> Outcome:
