@@ -311,7 +311,10 @@ class FanOut(Generic[ResultT]):
                 self._next += 1
                 outcome = await self._run(index, sites[index])
                 self._done += 1
-                # Never refused: the block cancels the workers before it closes the stream.
+                if self._state == "closed":
+                    # The block was left while this operation was finishing: its outcome
+                    # has no reader, and the cancellation is on its way.
+                    return
                 try:
                     send.send_nowait(outcome)  # room in the buffer: no round trip
                 except anyio.WouldBlock:

@@ -145,6 +145,24 @@ async def test_leaving_early_cancels_the_rest_and_keeps_the_session_usable(
     assert await sites[-1].light(light_of(big_project, sites[-1])).is_on() is False
 
 
+async def test_leaving_while_operations_are_finishing_drops_their_outcomes_quietly(
+    sites: list[Site],
+) -> None:
+    """Operations that finish as the block is left must not fail on the closed stream."""
+    gate = anyio.Event()
+
+    async def operation(site: Site) -> int:
+        if site is not sites[0]:
+            await gate.wait()
+        return 1
+
+    async with FanOut(sites[:5], operation, concurrency=5) as stream:  # must exit cleanly
+        async for outcome in stream:
+            assert outcome.site is sites[0]
+            gate.set()  # the others are done, and ready to deliver, as the block is left
+            break
+
+
 async def test_outcomes_stream_before_the_last_site_starts(
     session: Session, sites: list[Site], big_project: Project
 ) -> None:
