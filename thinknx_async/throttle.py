@@ -180,13 +180,14 @@ class TokenBucket:
 
     def record_success(self) -> None:
         """A request went through: let the rate recover toward the configured one."""
-        if self._control is not None and self._rate < self._limit.effective_rate:
-            now = self._clock()
+        control = self._control
+        if control is None:
+            return
+        now = self._clock()
+        if self._rate < self._limit.effective_rate:
             self._refill(now)  # tokens earned so far count at the old rate
-            self._control.success(now)
-            self._rate = self._control.rate
-        elif self._control is not None:
-            self._control.success(self._clock())
+        control.success(now)
+        self._rate = control.rate
 
     def record_rate_limited(self, granted_at: float, retry_after: float | None) -> None:
         """A request granted at ``granted_at`` got a 429: pause, and slow down once per episode.
