@@ -28,13 +28,7 @@ class _Stub:
     """Stands in for the session's pool: every request succeeds at once."""
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
         return 200, {}, BODY
 

@@ -8,15 +8,16 @@ asyncio only: aiohttp does not run on trio.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Mapping
-from typing import Any
 
 import aiohttp
 import httpx
 import yarl
 
-from ._pool import PoolStats, Reply, ReplyTooLarge, read_capped
+from ._deadlines import Deadlines
+from ._pool import PoolStats, Reply, ReplyTooLarge, RequestDefaults, read_capped
 
 __all__ = ["AiohttpPool"]
 
@@ -39,65 +40,73 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
 
 
 class AiohttpPool:
-    """One aiohttp session with a pool of ``max_connections`` connections."""
+    """One aiohttp session with a pool of ``max_connections`` connections.
 
-    def __init__(self, *, ssl_context: ssl.SSLContext, max_connections: int) -> None:
+    Timeouts: the connect timeout bounds opening a connection (TCP and TLS); the read timeout
+    bounds the whole exchange, from handing the request over to the last byte of the reply,
+    through :class:`Deadlines` (one timer for every request, where aiohttp's own read timeout
+    would arm and cancel two per request).
+    """
+
+    def __init__(
+        self,
+        defaults: RequestDefaults,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        max_connections: int,
+    ) -> None:
+        self._defaults = defaults
         self._ssl = ssl_context
         self._limit = max_connections
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: tuple[object, aiohttp.ClientTimeout] | None = None
+        self._deadlines: Deadlines | None = None
+        # No pool wait to bound (the session admits only as many requests as there are
+        # connections) and no per-read timer: see the class docstring.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=defaults.timeouts.get("connect"), sock_read=None
+        )
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=self._ssl)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            )
-            # aiohttp re-sends a GET once, silently, when a kept-alive connection dies under
-            # it. The server may have run the command already, and every command here is a
-            # GET: the session's retry policy alone decides what is sent again.
-            if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp changed
-                raise RuntimeError("this aiohttp cannot be told not to re-send requests")
-            session._retry_connection = False
-            self._session = session
-        return self._session
-
-    def _timeout(self, timeout: dict[str, Any]) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts for httpx's (the session passes the same dict every time)."""
-        cached = self._timeouts
-        if cached is not None and cached[0] is timeout:
-            return cached[1]
-        client_timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeout.get("pool"),
-            sock_connect=timeout.get("connect"),
-            sock_read=timeout.get("read"),
+        # No TLS context for a plain-HTTP origin: aiohttp would never use it.
+        tls = self._ssl if self._ssl is not None else False
+        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=tls)
+        # The session's headers name every header aiohttp would add (Accept, Accept-Encoding,
+        # User-Agent), so it adds none, and replies are never compressed.
+        session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._defaults.headers,
+            auto_decompress=False,
+            timeout=self._timeout,
         )
-        self._timeouts = (timeout, client_timeout)
-        return client_timeout
+        # aiohttp re-sends a GET once, silently, when a kept-alive connection dies under it.
+        # The server may have run the command already, and every command here is a GET: the
+        # session's retry policy alone decides what is sent again.
+        if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp changed
+            raise RuntimeError("this aiohttp cannot be told not to re-send requests")
+        session._retry_connection = False
+        read = self._defaults.timeouts.get("read")
+        if read is not None:
+            self._deadlines = Deadlines(asyncio.get_running_loop(), read)
+        self._session = session
+        return session
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
         """Send one request and read its whole reply, with no httpx objects on the way."""
+        session = self._session or self._client()
+        deadlines = self._deadlines
+        task = None if deadlines is None else deadlines.begin()
         try:
-            response = await self._client().request(
+            response = await session.request(
                 method,
                 yarl.URL(url, encoded=True),
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                timeout=self._timeout(timeouts),
             )
             try:
+                limit = self._defaults.max_reply_size
                 length = response.content_length
                 if length is not None and length > limit:
                     raise ReplyTooLarge(length)
@@ -109,6 +118,14 @@ class AiohttpPool:
                 response.release()
         except _ERRORS as exc:
             raise _httpx_error(exc) from exc
+        except asyncio.CancelledError:
+            if task is not None and deadlines is not None and deadlines.expired(task):
+                read = self._defaults.timeouts.get("read")
+                raise httpx.ReadTimeout(f"no whole reply within {read} s") from None
+            raise
+        finally:
+            if task is not None and deadlines is not None:
+                deadlines.end(task)
         return response.status, response.headers, content
 
     def stats(self) -> PoolStats | None:
@@ -116,6 +133,9 @@ class AiohttpPool:
 
     async def aclose(self) -> None:
         """Close the aiohttp session (idempotent)."""
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -7,17 +7,25 @@ from typing import Any
 
 import httpx
 
-from ._pool import PoolStats, Reply, check_length, read_capped
+from ._pool import PoolStats, Reply, RequestDefaults, check_length, read_capped
 
 __all__ = ["ClientPool", "HttpxPool", "read_whole"]
 
 
-def _request(
-    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeouts: dict[str, Any]
-) -> httpx.Request:
-    return httpx.Request(
-        method, url, headers=headers, content=body, extensions={"timeout": timeouts}
-    )
+class _Requests:
+    """Builds httpx requests: the session's headers, then the request's own."""
+
+    __slots__ = ("_extensions", "_headers")
+
+    def __init__(self, defaults: RequestDefaults) -> None:
+        self._headers = list(defaults.headers.items())
+        self._extensions = {"timeout": defaults.timeouts}
+
+    def build(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+    ) -> httpx.Request:
+        merged = self._headers if headers is None else [*self._headers, *headers.items()]
+        return httpx.Request(method, url, headers=merged, content=body, extensions=self._extensions)
 
 
 async def read_whole(response: httpx.Response, limit: int) -> Reply:
@@ -33,23 +41,19 @@ async def read_whole(response: httpx.Response, limit: int) -> Reply:
 class HttpxPool:
     """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
 
-    __slots__ = ("_transport",)
+    __slots__ = ("_limit", "_requests", "_transport")
 
-    def __init__(self, size: int, verify: Any) -> None:
+    def __init__(self, defaults: RequestDefaults, size: int, verify: Any) -> None:
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        self._requests = _Requests(defaults)
+        self._limit = defaults.max_reply_size
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
-        request = _request(method, url, headers, body, timeouts)
-        return await read_whole(await self._transport.handle_async_request(request), limit)
+        request = self._requests.build(method, url, headers, body)
+        return await read_whole(await self._transport.handle_async_request(request), self._limit)
 
     def stats(self) -> PoolStats | None:
         return None
@@ -59,25 +63,22 @@ class HttpxPool:
 
 
 class ClientPool:
-    """An ``httpx.AsyncClient`` of the caller's: used as is, never closed by the library."""
+    """An ``httpx.AsyncClient`` of the caller's: used as is (its timeouts too), never closed
+    by the library."""
 
-    __slots__ = ("client",)
+    __slots__ = ("_limit", "_requests", "client")
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, defaults: RequestDefaults) -> None:
         self.client = client
+        self._requests = _Requests(defaults)
+        self._limit = defaults.max_reply_size
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
-        request = _request(method, url, headers, body, timeouts)
+        request = self._requests.build(method, url, headers, body)
         response = await self.client.send(request, stream=True, follow_redirects=False)
-        return await read_whole(response, limit)
+        return await read_whole(response, self._limit)
 
     def stats(self) -> PoolStats | None:
         return None

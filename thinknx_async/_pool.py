@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import attrs
@@ -29,8 +29,8 @@ __all__ = [
     "PoolStats",
     "Reply",
     "ReplyTooLarge",
+    "RequestDefaults",
     "open_pool",
-    "take",
 ]
 
 Reply = tuple[int, Mapping[str, str], bytes]
@@ -49,6 +49,18 @@ class PoolStats:
     pools: int
 
 
+@attrs.frozen(slots=True)
+class RequestDefaults:
+    """What every request of a session shares, given to its pools once."""
+
+    headers: Mapping[str, str]
+    """Sent with every request, before the request's own."""
+    timeouts: dict[str, float | None]
+    """Seconds per phase, in httpx's words: ``connect``, ``read``, ``write``, ``pool``."""
+    max_reply_size: int
+    """Bytes of reply body read at most."""
+
+
 class ReplyTooLarge(Exception):
     """A reply body is over the size limit; ``length`` is its Content-Length when it had one."""
 
@@ -61,15 +73,10 @@ class Pool(Protocol):
     """What a site sends through: one request in, one whole reply out."""
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
-        """Send a request (``url`` absolute and encoded); read at most ``limit`` bytes of reply.
+        """Send a request (``url`` absolute and encoded) with the pool's default headers and
+        ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
 
         Raises httpx's exceptions, or :class:`ReplyTooLarge`.
         """
@@ -79,18 +86,6 @@ class Pool(Protocol):
 
     async def aclose(self) -> None:
         """Close what the pool owns."""
-
-
-async def take(slots: anyio.Semaphore) -> None:
-    """Take a slot: at once when one is free (no event-loop round trip), else wait in line.
-
-    A free slot means nobody is waiting (a release hands its slot straight to the first
-    waiter), so taking it at once keeps the order first come, first served.
-    """
-    try:
-        slots.acquire_nowait()
-    except anyio.WouldBlock:
-        await slots.acquire()
 
 
 def check_length(headers: Mapping[str, str], limit: int) -> None:
@@ -138,12 +133,12 @@ def _origin(url: str) -> str:
 class ConnectionPool:
     """The session's own pool: admission control over small per-origin pools.
 
-    ``make_pool(size)`` opens one small pool (:class:`HttpxPool`, or aiohttp's);
-    ``max_connections`` bounds requests in flight over all origins.
+    ``make_pool(size, https)`` opens one small pool (:class:`HttpxPool`, or aiohttp's) for an
+    origin, https or not; ``max_connections`` bounds requests in flight over all origins.
     """
 
     def __init__(
-        self, make_pool: Callable[[int], Pool], *, max_connections: int, pool_size: int
+        self, make_pool: Callable[[int, bool], Pool], *, max_connections: int, pool_size: int
     ) -> None:
         self._make_pool = make_pool
         self._max_connections = max_connections
@@ -167,16 +162,14 @@ class ConnectionPool:
         )
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeouts: dict[str, Any],
-        limit: int,
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
         """Wait for a free connection slot, then send through a non-full pool of the origin."""
-        await take(self._slots)
+        slots = self._slots
+        try:  # a free slot means nobody waits (a release hands its slot to the first waiter)
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await slots.acquire()
         try:
             if self._closed:  # closed before or while this request waited: open no new pool
                 raise RuntimeError("the connection pool is closed")
@@ -186,20 +179,20 @@ class ConnectionPool:
             if origin.free:
                 shard = origin.free[-1]
             else:  # every pool of this origin is busy and a slot is free: open one more
-                shard = _Shard(self._make_pool(self._pool_size))
+                shard = _Shard(self._make_pool(self._pool_size, key.startswith("https:")))
                 origin.shards.append(shard)
                 origin.free.append(shard)
             shard.in_use += 1
             if shard.in_use == self._pool_size:
                 origin.free.pop()
             try:
-                reply = await shard.pool.fetch(method, url, headers, body, timeouts, limit)
+                reply = await shard.pool.fetch(method, url, headers, body)
             finally:
                 if shard.in_use == self._pool_size:
                     origin.free.append(shard)
                 shard.in_use -= 1
         finally:
-            self._slots.release()
+            slots.release()
         if _httpx_log.isEnabledFor(logging.INFO):
             status = reply[0]
             reason = httpx.codes.get_reason_phrase(status)
@@ -230,13 +223,17 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
 
 
 def open_pool(
-    transport: str, verify: bool | str | ssl.SSLContext, max_connections: int, pool_size: int
+    transport: str,
+    defaults: RequestDefaults,
+    verify: bool | str | ssl.SSLContext,
+    max_connections: int,
+    pool_size: int,
 ) -> ConnectionPool:
     """The session's own pool on ``transport`` (``"httpx"`` or ``"aiohttp"``).
 
-    Every pool shares one TLS context. The default one is built with the first pool (loading
-    the system's CA bundle takes milliseconds a session may not need); a CA file is read at
-    once, so a wrong path fails here.
+    Every pool of an https origin shares one TLS context, built with the first of them (loading
+    the system's CA bundle takes milliseconds a session of plain-HTTP relays never needs); a CA
+    file is read at once, so a wrong path fails here.
     """
     contexts = [] if isinstance(verify, bool) else [_ssl_context(verify)]
 
@@ -253,8 +250,9 @@ def open_pool(
                 "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
             ) from exc
 
-        def make_aiohttp(size: int) -> Pool:
-            return AiohttpPool(ssl_context=context(), max_connections=size)
+        def make_aiohttp(size: int, https: bool) -> Pool:
+            tls = context() if https else None
+            return AiohttpPool(defaults, ssl_context=tls, max_connections=size)
 
         # aiohttp's own pool stays fast when large: one per origin.
         size = max_connections
@@ -262,7 +260,15 @@ def open_pool(
 
     from ._httpx import HttpxPool
 
-    def make_httpx(size: int) -> Pool:
-        return HttpxPool(size, context())
+    # httpx wants a TLS context even for plain HTTP, and making one costs about 0.15 ms: the
+    # plain-HTTP pools share one, which they never use.
+    plain: list[ssl.SSLContext] = []
+
+    def make_httpx(size: int, https: bool) -> Pool:
+        if https:
+            return HttpxPool(defaults, size, context())
+        if not plain:
+            plain.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        return HttpxPool(defaults, size, plain[0])
 
     return ConnectionPool(make_httpx, max_connections=max_connections, pool_size=pool_size)

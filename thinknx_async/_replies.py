@@ -58,11 +58,11 @@ def decode_reply(
         if status == 200:
             raise ProtocolError(f"{what}: reply is not JSON ({_preview(content)})") from exc
         body = None
+    if status == 200 and type(body) is dict and type(body.get("error")) is not str:
+        return body  # the common case, first
     error_text = _error_text(body)
     if status == 200 and error_text is None:
-        if not isinstance(body, dict):
-            raise ProtocolError(f"{what}: expected a JSON object, got {_preview(content)}")
-        return body
+        raise ProtocolError(f"{what}: expected a JSON object, got {_preview(content)}")
     # A server may quote the request (and so a key or a password) back in its error text.
     shown = redact(error_text) if error_text else ""
     message = f"{what}: HTTP {status}" + (f", {shown!r:.200}" if shown else "")

@@ -130,6 +130,7 @@ def _make_converter(*, detailed: bool) -> cattrs.Converter:
 # The fast converter serves every reply; the detailed one only words the message of a bad one.
 _converter = _make_converter(detailed=False)
 _detailed_converter = _make_converter(detailed=True)
+_hooks: dict[type[Any], Any] = {}  # the converter's hook per class, looked up once
 
 
 def _describe(data: Any, cls: type[Any]) -> str:
@@ -153,12 +154,16 @@ def reply_error(message: str) -> ProtocolError:
 
 def structure(data: Any, cls: type[_T], *, what: str) -> _T:
     """Build ``cls`` from a decoded JSON object, or raise :class:`ProtocolError`."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise reply_error(f"{what}: expected a JSON object, got {type(data).__name__}")
+    hook = _hooks.get(cls)
+    if hook is None:
+        hook = _hooks[cls] = _converter.get_structure_hook(cls)
     try:
-        return _converter.structure(data, cls)
+        result: _T = hook(data, cls)
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
         raise reply_error(f"{what}: {_describe(data, cls)}") from exc
+    return result
 
 
 def structure_server_status(data: Any) -> ServerStatus:

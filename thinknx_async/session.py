@@ -14,7 +14,7 @@ import httpx
 
 from ._addresses import Address, local_address, relay_address, relay_root
 from ._httpx import ClientPool
-from ._pool import Pool, PoolStats, open_pool
+from ._pool import Pool, PoolStats, RequestDefaults, open_pool
 from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
@@ -42,6 +42,14 @@ DEFAULT: Final = _Default.TOKEN
 
 class InsecureCredentialsWarning(UserWarning):
     """Credentials will travel in clear text (the ``auth="query"`` mode over plain HTTP)."""
+
+
+# Every header a client would add on its own is named, so none is: replies are never compressed.
+_HEADERS = {
+    "accept": "application/json",
+    "accept-encoding": "identity",
+    "user-agent": "thinknx-async/0.1",
+}
 
 
 def _running_loop() -> object:
@@ -87,7 +95,9 @@ class Session:
     - ``max_reply_size``: a reply larger than this many bytes is a ``ProtocolError``.
     - ``cloud_url``: the root of the Thinknx cloud for :meth:`cloud` (default :data:`CLOUD_URL`).
     - ``transport``: ``"httpx"`` (default; asyncio and trio) or ``"aiohttp"`` (faster; asyncio
-      only; needs the ``aiohttp`` extra).
+      only; needs the ``aiohttp`` extra). With aiohttp the read timeout bounds the whole
+      exchange, from sending the request to the last byte of the reply, instead of each wait
+      for data; the connect timeout bounds opening a connection.
     """
 
     def __init__(
@@ -127,21 +137,18 @@ class Session:
         if transport not in ("httpx", "aiohttp"):
             raise ValidationError(f"transport must be 'httpx' or 'aiohttp', got {transport!r}")
         self._asyncio_only = transport == "aiohttp"
+        self.timeouts: dict[str, float | None] = (
+            httpx.Timeout(timeout) if http_client is None else http_client.timeout
+        ).as_dict()
+        """Seconds for each phase of a request: connect, write, read, pool."""
+        defaults = RequestDefaults(_HEADERS, self.timeouts, self.max_reply_size)
         self.pool: Pool
         """The connection pool every request of this session goes through."""
-        self.timeouts: dict[str, float | None]
-        """Seconds for each phase of a request: connect, write, read, pool."""
         if http_client is None:
             _positive_int("max_connections", max_connections)
-            self.pool = open_pool(transport, verify, max_connections, pool_size)
-            self.timeouts = httpx.Timeout(timeout).as_dict()
+            self.pool = open_pool(transport, defaults, verify, max_connections, pool_size)
         else:
-            self.pool = ClientPool(http_client)
-            self.timeouts = http_client.timeout.as_dict()
-        self._headers = {
-            "accept": "application/json",
-            "user-agent": "thinknx-async/0.1",
-        }
+            self.pool = ClientPool(http_client, defaults)
 
     @staticmethod
     def _check_method(method: str) -> Method:
@@ -193,15 +200,16 @@ class Session:
         if self._closed:
             raise SessionError("the session is closed")
         loop = _running_loop()
+        if loop is self._loop:
+            return
         if self._asyncio_only and not isinstance(loop, asyncio.AbstractEventLoop):
             raise SessionError("the aiohttp transport runs on asyncio only")
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
+        if self._loop is not None:
             raise SessionError(
                 "the session is bound to the event loop that first used it; "
                 "make one Session per event loop"
             )
+        self._loop = loop
 
     # Sites ------------------------------------------------------------------------------------
 
@@ -243,7 +251,7 @@ class Session:
             name=name,
             auth=address.auth,
             auth_suffix=address.auth_suffix,
-            headers={**self._headers, **address.headers},
+            headers=address.headers,
             rate_limit=limit,
             relay_bucket=relay_bucket,
             max_in_flight=in_flight,

@@ -15,7 +15,7 @@ import httpx
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_controller
-from ._pool import Reply, ReplyTooLarge, take
+from ._pool import Reply, ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
@@ -248,20 +248,26 @@ class Site:
         in_flight = self._in_flight
         if in_flight is None:
             in_flight = self._in_flight = anyio.Semaphore(self._max_in_flight, fast_acquire=True)
-        await take(in_flight)
+        try:  # no event-loop round trip when a slot is free (see ConnectionPool.fetch)
+            in_flight.acquire_nowait()
+        except anyio.WouldBlock:
+            await in_flight.acquire()
         try:
             # Token last, right before sending: a token taken early would let requests bunch up.
-            granted = await self._acquire()
+            throttled = self._rate_limit is not None or self._relay_bucket is not None
+            granted = await self._acquire() if throttled else 0.0
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{redact(what)}: the session was closed before sending")
             stats = current_stats()
             if stats is not None:
                 stats.attempts += 1
+            method, url, headers, payload = self._wire(endpoint.controller, query, feedback)
             try:
-                status, reply_headers, content = await self._exchange(
-                    *self._wire(endpoint.controller, query, feedback)
-                )
+                if self._auth is None:
+                    reply = await session.pool.fetch(method, url, headers, payload)
+                else:
+                    reply = await self._digest(self._auth, method, url, headers, payload)
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
                 limit = session.max_reply_size
@@ -274,6 +280,7 @@ class Site:
                 raise
         finally:
             in_flight.release()
+        status, reply_headers, content = reply
         if status in _REDIRECTS and not redirected:
             self._follow_redirect(reply_headers.get("location"), what)
             return await self._attempt(endpoint, query, feedback, redirected=True)
@@ -292,8 +299,8 @@ class Site:
 
     def _wire(
         self, controller: str, query: str, feedback: bool
-    ) -> tuple[Method, str, Mapping[str, str], bytes | None]:
-        """Method, URL (pre-built prefix + query), headers and body of one request."""
+    ) -> tuple[Method, str, Mapping[str, str] | None, bytes | None]:
+        """Method, URL (pre-built prefix + query), headers (beyond the session's) and body."""
         params = query
         if feedback:
             params = f"{params}&fb" if params else "fb"
@@ -305,22 +312,25 @@ class Site:
         url = self._prefix(controller)
         if params:
             url = f"{url}?{params}"
-        return "GET", url, self._headers, None
+        return "GET", url, self._headers or None, None
 
-    async def _exchange(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    async def _digest(
+        self,
+        auth: httpx.Auth,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
     ) -> Reply:
-        """Send through the session's pool; with Digest auth, answer the server's challenge."""
-        session = self._session
-        pool, timeouts, limit = session.pool, session.timeouts, session.max_reply_size
-        if self._auth is None:
-            return await pool.fetch(method, url, headers, body, timeouts, limit)
-        # httpx's Digest flow, driven over the pool: it asks for a request, reads the reply
-        # (a 401 challenge), and asks for the same request again with its answer.
-        flow = self._auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
+        """Send with Digest auth: httpx's flow, driven over the session's pool. It asks for the
+        request, reads the reply (a 401 challenge) and asks for it again with its answer."""
+        pool = self._session.pool
+        flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
         request = await flow.__anext__()
         while True:
-            reply = await pool.fetch(method, url, request.headers, body, timeouts, limit)
+            answer = request.headers.get("authorization")
+            sent = headers if answer is None else {**(headers or {}), "authorization": answer}
+            reply = await pool.fetch(method, url, sent, body)
             status, reply_headers, content = reply
             response = httpx.Response(status, headers=reply_headers, content=content)
             response.request = request
