@@ -1,8 +1,8 @@
 """A deliberately broken HTTP server on 127.0.0.1: it answers each request with raw bytes.
 
-``server.case`` names what it does next (see :data:`CASES`); it counts requests and the
-connections still open, so a test can tell that the client neither followed anything it should
-not have nor left a socket behind.
+``server.case`` names what it does next (see :data:`CASES`); it keeps every request as sent and
+counts the connections still open, so a test can tell what went on the wire, and that the
+client neither followed anything it should not have nor left a socket behind.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _guid(target: str) -> str:
 
 
 def ok(sock: socket.socket, target: str, server: HostileServer) -> bool:
-    body = json.dumps({"namespace": "power", "guid": _guid(target), "comm_obj": 1}).encode()
+    guid = _guid(target) or _guid("?" + server.raw[-1].partition(b"\r\n\r\n")[2].decode())
+    body = json.dumps({"namespace": "power", "guid": guid, "comm_obj": 1}).encode()
     sock.sendall(_reply("200 OK", body, ("Content-Type: application/json",)))
     return True
 
@@ -137,6 +138,14 @@ CASES: dict[str, Case] = {
 }
 
 
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
 class _Handler(socketserver.BaseRequestHandler):
     server: _Server
 
@@ -154,10 +163,18 @@ class _Handler(socketserver.BaseRequestHandler):
                         return
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = _content_length(head)
+                while len(buffer) < length:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                body, buffer = buffer[:length], buffer[length:]
                 request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 target = request_line.split(" ")[1] if " " in request_line else "/"
                 with owner.lock:
                     owner.requests.append(target)
+                    owner.raw.append(head + b"\r\n\r\n" + body)
                     case = owner.case
                 if not case(sock, target, owner):
                     return
@@ -183,6 +200,7 @@ class HostileServer:
         self.lock = threading.Lock()
         self.case: Case = ok
         self.requests: list[str] = []
+        self.raw: list[bytes] = []  # each request as sent: head and body
         self.open_connections = 0
         self.chunks_sent = 0
         self.stopping = threading.Event()
@@ -212,6 +230,7 @@ class HostileServer:
         with self.lock:
             self.case = CASES[case] if isinstance(case, str) else case
             self.requests.clear()
+            self.raw.clear()
 
     def wait_closed(self, timeout: float = 5.0) -> int:
         """Wait (bounded) until the client closed every connection; return how many are open."""

@@ -15,6 +15,8 @@ import pytest
 from thinknx_async import RateLimit, RetryPolicy, Session, Site, ThinknxError
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from ..conftest import Transport
+
 SITES = 20
 MAX_CONNECTIONS = 24
 MAX_IN_FLIGHT = 2
@@ -28,14 +30,15 @@ def server() -> Iterator[tuple[Simulator, SimulatorThread]]:
         yield sim, thread
 
 
-def make_session() -> Session:
+def make_session(transport: Transport, timeout: float = 5.0) -> Session:
     return Session(
         rate_limit=RateLimit(rate=40.0, burst=5),
         retry=RetryPolicy(max_attempts=2, backoff=0.01, max_backoff=0.02),
-        timeout=5.0,
+        timeout=timeout,
         max_connections=MAX_CONNECTIONS,
         pool_size=4,
         max_in_flight=MAX_IN_FLIGHT,
+        transport=transport,
     )
 
 
@@ -111,12 +114,12 @@ async def storm(
 
 @pytest.mark.anyio
 async def test_cancellation_storm_leaks_nothing(
-    server: tuple[Simulator, SimulatorThread], anyio_backend: str
+    server: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     sim, thread = server
     sim.set_faults(Faults(latency=0.005, latency_max=0.05))
     rng = random.Random(7)
-    async with make_session() as session:
+    async with make_session(transport) as session:
         sites = open_sites(session, thread)
         for _ in range(2):
             with anyio.fail_after(30):
@@ -159,14 +162,14 @@ async def test_cancellation_storm_leaks_nothing(
 
 @pytest.mark.anyio
 async def test_closing_the_session_under_load_ends_every_call_with_a_typed_error(
-    server: tuple[Simulator, SimulatorThread],
+    server: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     """Calls queued for a token or a connection when the session closes get SessionError; none
     is sent afterwards and no connection outlives the session."""
     sim, thread = server
     sim.set_faults(Faults(latency=0.05))
     outcomes: list[str] = []
-    async with make_session() as session:
+    async with make_session(transport) as session:
         sites = open_sites(session, thread)
 
         async def one(site: Site, entry: dict[str, Any]) -> None:
@@ -188,4 +191,29 @@ async def test_closing_the_session_under_load_ends_every_call_with_a_typed_error
     assert outcomes.count("SessionError") > 500
     assert set(outcomes) <= {"ok", "SessionError", "TransportError"}
     assert sim.counters.requests() == requests  # nothing sent after the close
+    await wait_for(lambda: sim.counters.connected == 0, "every connection closed")
+
+
+@pytest.mark.anyio
+async def test_read_timeouts_firing_amid_cancellations_leak_nothing(
+    server: tuple[Simulator, SimulatorThread], transport: Transport
+) -> None:
+    """Replies slower than the read timeout while callers cancel at random: every call ends,
+    in a reply, a typed timeout or its caller's cancellation; nothing is held afterwards, and
+    the session works again at once."""
+    sim, thread = server
+    sim.set_faults(Faults(latency=0.01, latency_max=0.06))
+    rng = random.Random(11)
+    async with make_session(transport, timeout=0.03) as session:
+        sites = open_sites(session, thread)
+        with anyio.fail_after(30):
+            ended = await storm(sites, 2000, rng)
+        assert ended["error"] > 100  # read timeouts, as typed errors
+        assert ended["cancelled"] > 100
+        assert ended["ok"] > 0
+        assert_nothing_held(session, sites)
+        sim.set_faults(Faults())
+        site, entry = sites[0]
+        result = await site.light(entry["devices"]["light"][0]).turn_on()
+        assert result.guid == entry["devices"]["light"][0]
     await wait_for(lambda: sim.counters.connected == 0, "every connection closed")

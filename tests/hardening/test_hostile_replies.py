@@ -41,6 +41,7 @@ from thinknx_async import (
 from thinknx_async._replies import decode_reply
 from thinknx_async.models import structure, structure_server_status
 
+from ..conftest import Transport
 from ._hostile import HostileServer
 
 GUID = "1IzPszHWAEuvzxtXBMkzWQ"
@@ -325,12 +326,16 @@ SOCKET_CASES: dict[str, type[ThinknxError]] = {
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("case", sorted(SOCKET_CASES))
-async def test_broken_http_over_sockets(case: str, hostile: HostileServer) -> None:
+async def test_broken_http_over_sockets(
+    case: str, hostile: HostileServer, transport: Transport
+) -> None:
     """Each breakage ends in its typed error; then the same session still works, and closing
     it closes every connection the server saw."""
     hostile.use(case)
     retry = RetryPolicy(max_attempts=2, backoff=0.0, max_backoff=0.0)
-    async with _session(timeout=0.5, retry=retry, max_connections=4) as session:
+    async with _session(
+        timeout=0.5, retry=retry, max_connections=4, transport=transport
+    ) as session:
         site = session.on_premise(hostile.url, KEY, allow_insecure=True)
         with pytest.raises(SOCKET_CASES[case]) as caught:
             await _call(site, "trigger")  # not idempotent: sent once, whatever happens
@@ -350,10 +355,12 @@ async def test_broken_http_over_sockets(case: str, hostile: HostileServer) -> No
 
 
 @pytest.mark.anyio
-async def test_an_idempotent_command_is_retried_after_broken_http(hostile: HostileServer) -> None:
+async def test_an_idempotent_command_is_retried_after_broken_http(
+    hostile: HostileServer, transport: Transport
+) -> None:
     hostile.use("truncated")
     retry = RetryPolicy(max_attempts=3, backoff=0.0, max_backoff=0.0)
-    async with _session(timeout=0.5, retry=retry) as session:
+    async with _session(timeout=0.5, retry=retry, transport=transport) as session:
         site = session.on_premise(hostile.url, KEY, allow_insecure=True)
         with pytest.raises(TransportError) as caught:
             await _call(site, "power")

@@ -34,6 +34,7 @@ from thinknx_async import (
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
 from .._logs import Collector
+from ..conftest import Transport
 from ._hostile import HostileServer, redirect_to
 
 #: A password with characters that must be escaped in a query, a URL and a header.
@@ -94,12 +95,13 @@ def _light(thread: SimulatorThread) -> str:
 @pytest.mark.anyio
 @pytest.mark.parametrize("form", ["relay", "local"])
 async def test_tls_is_verified_by_default(
-    form: str, tls: tuple[Simulator, SimulatorThread]
+    form: str, tls: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     sim, thread = tls
     before = sim.counters.requests()
     retry = RetryPolicy(max_attempts=2, backoff=0.0, max_backoff=0.0)
-    async with Session(rate_limit=None, retry=retry) as session:  # verify=True: system CAs
+    # verify=True: the system's CAs
+    async with Session(rate_limit=None, retry=retry, transport=transport) as session:
         if form == "relay":
             site = session.on_premise(thread.relay_url, KEY)
         else:
@@ -114,22 +116,25 @@ async def test_tls_is_verified_by_default(
 
 @pytest.mark.anyio
 async def test_a_certificate_from_another_ca_is_refused(
-    tls: tuple[Simulator, SimulatorThread],
+    tls: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     sim, thread = tls
     other = ssl.create_default_context()
     trustme.CA().configure_trust(other)
     before = sim.counters.requests()
-    async with Session(rate_limit=None, retry=RetryPolicy(max_attempts=1), verify=other) as s:
+    retry = RetryPolicy(max_attempts=1)
+    async with Session(rate_limit=None, retry=retry, verify=other, transport=transport) as s:
         with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await s.on_premise(thread.relay_url, KEY).light(_light(thread)).turn_on()
     assert sim.counters.requests() == before
 
 
 @pytest.mark.anyio
-async def test_the_right_ca_is_accepted(tls: tuple[Simulator, SimulatorThread]) -> None:
+async def test_the_right_ca_is_accepted(
+    tls: tuple[Simulator, SimulatorThread], transport: Transport
+) -> None:
     _, thread = tls
-    async with Session(rate_limit=None, verify=_ca(thread)) as session:
+    async with Session(rate_limit=None, verify=_ca(thread), transport=transport) as session:
         result = await session.on_premise(thread.relay_url, KEY).light(_light(thread)).turn_on()
     assert result.guid == _light(thread)
 
@@ -183,10 +188,11 @@ async def test_query_credentials_warn_and_need_plain_http(
     ],
 )
 async def test_no_redirect_to_another_host_is_followed(
-    location: str, hostile: HostileServer
+    location: str, hostile: HostileServer, transport: Transport
 ) -> None:
     hostile.use(redirect_to(location.format(port=hostile.port, key=KEY)))
-    async with Session(rate_limit=None, retry=RetryPolicy(max_attempts=3)) as session:
+    retry = RetryPolicy(max_attempts=3)
+    async with Session(rate_limit=None, retry=retry, transport=transport) as session:
         site = session.on_premise(hostile.url, KEY, allow_insecure=True)
         with pytest.raises(RedirectError) as caught:
             await site.light("1IzPszHWAEuvzxtXBMkzWQ").turn_on()
@@ -198,12 +204,12 @@ async def test_no_redirect_to_another_host_is_followed(
 
 @pytest.mark.anyio
 async def test_an_upgrade_to_https_on_the_same_host_is_followed(
-    hostile: HostileServer, tls: tuple[Simulator, SimulatorThread]
+    hostile: HostileServer, tls: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     """The spec's "HTTP is redirected to HTTPS": same host, followed once, then remembered."""
     _, thread = tls
     hostile.use(redirect_to(f"{thread.relay_url}/{KEY}/api/V1/power"))
-    async with Session(rate_limit=None, verify=_ca(thread)) as session:
+    async with Session(rate_limit=None, verify=_ca(thread), transport=transport) as session:
         site = session.on_premise(hostile.url, KEY, allow_insecure=True)
         light = site.light(_light(thread))
         await light.turn_on()

@@ -9,6 +9,7 @@ import pytest
 from thinknx_async import CommandResult, KnxResult, RetryPolicy, ServerStatus, Session, Site
 from thinknx_async.simulator import Simulator, SimulatorThread
 
+from ..conftest import Transport
 from .conftest import MODES, ca_context, first_site, open_site
 
 
@@ -72,6 +73,7 @@ async def drive_every_endpoint(site: Site, entry: dict[str, Any], sim: Simulator
 async def test_every_endpoint_in_every_mode(
     mode: str,
     method: str,
+    transport: Transport,
     plain_server: tuple[Simulator, SimulatorThread],
     tls_server: tuple[Simulator, SimulatorThread],
 ) -> None:
@@ -82,6 +84,7 @@ async def test_every_endpoint_in_every_mode(
         verify=verify,
         method=method,  # type: ignore[arg-type]
         retry=RetryPolicy(max_attempts=1),
+        transport=transport,
     ) as session:
         site = open_site(session, server, mode)
         await drive_every_endpoint(site, first_site(server), sim)

@@ -22,6 +22,7 @@ from thinknx_async import (
 )
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from ..conftest import Transport
 from .conftest import first_site, open_site
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -47,11 +48,11 @@ def sim(server: tuple[Simulator, SimulatorThread]) -> Iterator[Simulator]:
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["digest", "relay-http"])
 async def test_api_errors_map_to_their_types(
-    server: tuple[Simulator, SimulatorThread], sim: Simulator, mode: str
+    server: tuple[Simulator, SimulatorThread], sim: Simulator, mode: str, transport: Transport
 ) -> None:
     thread = server[1]
     light = first_site(thread)["devices"]["light"][0]
-    async with Session(rate_limit=None, retry=NO_RETRY) as session:
+    async with Session(rate_limit=None, retry=NO_RETRY, transport=transport) as session:
         site = open_site(session, thread, mode)
         with pytest.raises(DeviceNotFoundError) as not_found:
             await site.light("NoSuchDeviceGuid000000").turn_on()
@@ -75,12 +76,12 @@ async def test_api_errors_map_to_their_types(
 @pytest.mark.anyio
 @pytest.mark.parametrize("auth", ["digest", "basic", "query"])
 async def test_wrong_password_is_an_authentication_error(
-    server: tuple[Simulator, SimulatorThread], sim: Simulator, auth: str
+    server: tuple[Simulator, SimulatorThread], sim: Simulator, auth: str, transport: Transport
 ) -> None:
     thread = server[1]
     entry = first_site(thread)
     host, port = entry["local_url"].removeprefix("http://").split(":")
-    async with Session(rate_limit=None, retry=NO_RETRY) as session:
+    async with Session(rate_limit=None, retry=NO_RETRY, transport=transport) as session:
         with pytest.warns() if auth == "query" else _nothing():
             site = session.local(
                 host,
@@ -98,25 +99,27 @@ async def test_wrong_password_is_an_authentication_error(
 
 @pytest.mark.anyio
 async def test_unknown_key_is_an_authentication_error(
-    server: tuple[Simulator, SimulatorThread], sim: Simulator
+    server: tuple[Simulator, SimulatorThread], sim: Simulator, transport: Transport
 ) -> None:
-    async with Session(rate_limit=None, retry=NO_RETRY) as session:
+    async with Session(rate_limit=None, retry=NO_RETRY, transport=transport) as session:
         site = session.on_premise(server[1].relay_url, "UnknownKey123", allow_insecure=True)
         with pytest.raises(AuthenticationError):
             await site.server_status()
 
 
 @pytest.mark.anyio
-async def test_server_faults_map_to_server_and_transport_errors() -> None:
+async def test_server_faults_map_to_server_and_transport_errors(transport: Transport) -> None:
     sim = Simulator(Project.generate(sites=1, seed=12), SimulatorConfig(local_ports=0))
     with SimulatorThread(sim) as thread:
-        await _faults_against(sim, thread)
+        await _faults_against(sim, thread, transport)
 
 
-async def _faults_against(sim: Simulator, thread: SimulatorThread) -> None:
+async def _faults_against(sim: Simulator, thread: SimulatorThread, transport: Transport) -> None:
     entry = first_site(thread)
     light = entry["devices"]["light"][0]
-    async with Session(rate_limit=None, retry=NO_RETRY, timeout=0.3) as session:
+    async with Session(
+        rate_limit=None, retry=NO_RETRY, timeout=0.3, transport=transport
+    ) as session:
         site = open_site(session, thread, "relay-http")
         sim.set_faults(Faults(error_before_rate=1.0, sites=(entry["key"],)))
         with pytest.raises(ServerError) as failed:
@@ -132,11 +135,11 @@ async def _faults_against(sim: Simulator, thread: SimulatorThread) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_closed_port_is_a_connect_error() -> None:
+async def test_a_closed_port_is_a_connect_error(transport: Transport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # free, and nobody listens on it
-    async with Session(rate_limit=None, retry=NO_RETRY) as session:
+    async with Session(rate_limit=None, retry=NO_RETRY, transport=transport) as session:
         site = session.on_premise(f"http://127.0.0.1:{port}", "Key1", allow_insecure=True)
         with pytest.raises(ConnectError) as refused:
             await site.server_status()
