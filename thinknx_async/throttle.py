@@ -66,11 +66,7 @@ class RateLimit:
         return self.rate if shortfall <= 0 else self.rate / (1.0 + shortfall)
 
 
-_DECREASE = 0.5  # multiplicative decrease on a new congestion episode
-_FAST_GROWTH = 1.02  # per success, while well below the rate where the last 429 came
-_PROBE_GROWTH = 1.002  # per success, near or above it
-_ACCEPTED_WINDOW = 2.0
-_TOLERANCE = 1e-9  # seconds of successes used to estimate what the server accepts
+_TOLERANCE = 1e-9  # tokens: float rounding must not leave a waiter short of a whole token
 
 
 class TokenBucket:
