@@ -29,7 +29,14 @@ from .inventory import Alias, Fleet, Inventory, InventoryError, Secret, SiteEntr
 from .knx import GroupAddress
 from .models import CommandResult, KnxResult, ServerStatus
 from .retry import RetryPolicy
-from .session import CLOUD_URL, DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
+from .session import (
+    CLOUD_URL,
+    DEFAULT_RATE_LIMIT,
+    USE_SESSION_DEFAULT,
+    InsecureCredentialsWarning,
+    Session,
+    UseSessionDefault,
+)
 from .site import Site
 from .throttle import RateLimit, TokenBucket
 
@@ -39,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CLOUD_URL",
     "DEFAULT_RATE_LIMIT",
+    "USE_SESSION_DEFAULT",
     "Alias",
     "ApiError",
     "AuthenticationError",
@@ -83,6 +91,7 @@ __all__ = [
     "TimeoutError",
     "TokenBucket",
     "TransportError",
+    "UseSessionDefault",
     "ValidationError",
     "__version__",
     "count_requests",

@@ -23,7 +23,14 @@ from .retry import RetryPolicy
 from .site import Method, Site, SiteKind
 from .throttle import RateLimit, TokenBucket
 
-__all__ = ["CLOUD_URL", "DEFAULT_RATE_LIMIT", "InsecureCredentialsWarning", "Session"]
+__all__ = [
+    "CLOUD_URL",
+    "DEFAULT_RATE_LIMIT",
+    "USE_SESSION_DEFAULT",
+    "InsecureCredentialsWarning",
+    "Session",
+    "UseSessionDefault",
+]
 
 CLOUD_URL: Final = "https://data.thinknx.eu"
 """The Thinknx cloud: a :meth:`Session.cloud` site is ``CLOUD_URL/KEY/api/V1/``."""
@@ -32,12 +39,17 @@ DEFAULT_RATE_LIMIT: Final = RateLimit(rate=5.0, burst=5)
 _DEFAULT_IN_FLIGHT: Final[dict[SiteKind, int]] = {"local": 2, "cloud": 4, "relay": 4}
 
 
-class _Default(enum.Enum):
-    TOKEN = 0
+class UseSessionDefault(enum.Enum):
+    """The type of :data:`USE_SESSION_DEFAULT`."""
+
+    USE_SESSION_DEFAULT = "USE_SESSION_DEFAULT"
+
+    def __repr__(self) -> str:
+        return self.value
 
 
-DEFAULT: Final = _Default.TOKEN
-"""Marks an argument left to the session's default (``None`` means "off" where allowed)."""
+USE_SESSION_DEFAULT: Final = UseSessionDefault.USE_SESSION_DEFAULT
+"""An argument left to the session's setting (where ``None`` means "off")."""
 
 
 class InsecureCredentialsWarning(UserWarning):
@@ -219,7 +231,7 @@ class Session:
         address: Address,
         *,
         name: str | None,
-        rate_limit: RateLimit | _Default | None,
+        rate_limit: RateLimit | UseSessionDefault | None,
         max_in_flight: int | None,
         method: Method | None,
     ) -> Site:
@@ -227,7 +239,7 @@ class Session:
             raise SessionError("the session is closed")
         if name is not None and not isinstance(name, str):
             raise ValidationError("name must be a string")
-        limit = self.rate_limit if rate_limit is DEFAULT else rate_limit
+        limit = self.rate_limit if rate_limit is USE_SESSION_DEFAULT else rate_limit
         if limit is not None and not isinstance(limit, RateLimit):
             raise ValidationError("rate_limit must be a RateLimit or None")
         in_flight = _positive_int(
@@ -268,7 +280,7 @@ class Session:
         port: int = 5051,
         scheme: Literal["http", "https"] = "http",
         name: str | None = None,
-        rate_limit: RateLimit | _Default | None = DEFAULT,
+        rate_limit: RateLimit | UseSessionDefault | None = USE_SESSION_DEFAULT,
         max_in_flight: int | None = None,
         method: Method | None = None,
     ) -> Site:
@@ -302,7 +314,7 @@ class Session:
         key: str,
         *,
         name: str | None = None,
-        rate_limit: RateLimit | _Default | None = DEFAULT,
+        rate_limit: RateLimit | UseSessionDefault | None = USE_SESSION_DEFAULT,
         max_in_flight: int | None = None,
         method: Method | None = None,
     ) -> Site:
@@ -323,7 +335,7 @@ class Session:
         *,
         allow_insecure: bool = False,
         name: str | None = None,
-        rate_limit: RateLimit | _Default | None = DEFAULT,
+        rate_limit: RateLimit | UseSessionDefault | None = USE_SESSION_DEFAULT,
         max_in_flight: int | None = None,
         method: Method | None = None,
     ) -> Site:
