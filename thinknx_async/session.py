@@ -189,7 +189,12 @@ class Session:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pool (never a client passed in) and forget the secrets. Idempotent."""
+        """Close the pool (never a client passed in) and forget the secrets. Idempotent.
+
+        Call it from the event loop that used the session: its connections belong to that
+        loop. From another loop the session is still marked closed and its secrets forgotten,
+        then :class:`SessionError` says the connections could not be closed from there.
+        """
         if self._closed:
             return
         self._closed = True
@@ -197,6 +202,11 @@ class Session:
             for _ in range(count):
                 secrets.discard(secret)
         self._secrets.clear()
+        if self._loop is not None and _running_loop() is not self._loop:
+            raise SessionError(
+                "a session must be closed from the event loop that used it: its connections "
+                "belong to that loop and were not closed"
+            )
         await self.pool.aclose()
 
     @property

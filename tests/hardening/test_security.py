@@ -363,3 +363,28 @@ def test_a_session_used_from_another_event_loop_fails_fast(
         own.run_until_complete(session.aclose())
     finally:
         own.close()
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def test_closing_from_another_event_loop_is_a_session_error(
+    plain: tuple[Simulator, SimulatorThread], transport: Transport
+) -> None:
+    """Its connections belong to the loop that used it: refused with a typed error, and the
+    session is closed for use all the same."""
+    _, thread = plain
+    session = Session(rate_limit=None, transport=transport)
+    light = session.on_premise(thread.relay_url, KEY, allow_insecure=True).light(_light(thread))
+
+    async def use() -> object:
+        return await light.turn_on()
+
+    own = asyncio.new_event_loop()
+    try:
+        own.run_until_complete(use())
+        with pytest.raises(SessionError, match="closed from the event loop that used it"):
+            asyncio.run(session.aclose())
+        assert session.closed
+        with pytest.raises(SessionError, match="closed"):
+            own.run_until_complete(use())
+    finally:
+        own.close()

@@ -138,7 +138,9 @@ def test_a_session_used_from_a_second_asyncio_loop_fails_fast() -> None:
         with pytest.raises(SessionError, match="event loop"):
             asyncio.run(one_call(session, site))
         assert router.calls.call_count == 1
-    asyncio.run(session.aclose())
+    with pytest.raises(SessionError, match="closed from the event loop that used it"):
+        asyncio.run(session.aclose())
+    assert session.closed
 
 
 def test_a_session_used_from_a_second_trio_run_fails_fast() -> None:
@@ -150,7 +152,9 @@ def test_a_session_used_from_a_second_trio_run_fails_fast() -> None:
         with pytest.raises(SessionError, match="event loop"):
             trio.run(one_call, session, site)
         assert router.calls.call_count == 1
-    trio.run(session.aclose)
+    with pytest.raises(SessionError, match="closed from the event loop that used it"):
+        trio.run(session.aclose)
+    assert session.closed
 
 
 def test_a_session_entered_from_a_second_loop_fails_fast() -> None:
@@ -166,4 +170,5 @@ def test_a_session_entered_from_a_second_loop_fails_fast() -> None:
     asyncio.run(use())
     with pytest.raises(SessionError):
         asyncio.run(enter())
-    asyncio.run(session.aclose())
+    with pytest.raises(SessionError):
+        asyncio.run(session.aclose())
