@@ -1,4 +1,4 @@
-"""The controllers of the API, and what the client may assume about each.
+"""The controllers of the API, what the client may assume about each, and their parameters.
 
 ``idempotent`` decides what a retry may do (see :mod:`thinknx_async.retry`): sending the same
 level, height or setpoint twice leaves the device where once would, but launching a scene,
@@ -9,13 +9,20 @@ may drive a toggle or a step object), so those are never re-sent once they may h
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Final
+from urllib.parse import quote
 
 import attrs
 
 from .errors import ValidationError
+from .knx import format_decimal
 
-__all__ = ["Endpoint", "check_controller", "check_guid"]
+__all__ = ["Endpoint", "ParamValue", "check_controller", "check_guid", "encode_params"]
+
+ParamValue = str | int | float | Decimal | bool | None
+_RESERVED = frozenset({"auth", "user", "pass", "fb"})  # set by the site
 
 _GUID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _CONTROLLER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:/[A-Za-z][A-Za-z0-9_]*)?")
@@ -69,3 +76,29 @@ def check_controller(name: str) -> str:
             f"controller {name!r:.60} is invalid: letters, digits and _, optionally 'system/...'"
         )
     return name
+
+
+def encode_params(params: Mapping[str, ParamValue] | None) -> str:
+    """The query string of :meth:`~thinknx_async.Site.call`'s ``params``, in their order.
+
+    ``None`` is a bare flag, numbers plain decimals, ``True``/``False`` ``1``/``0``; a name
+    must be an ASCII identifier, and the parameters the site sets itself are refused.
+    """
+    parts = []
+    for key, value in (params or {}).items():
+        if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
+            raise ValidationError(f"parameter name {key!r:.40} is invalid")
+        if key.lower() in _RESERVED:
+            raise ValidationError(f"parameter {key!r} is set by the site, not by the caller")
+        parts.append(key if value is None else f"{key}={_encode(value, key)}")
+    return "&".join(parts)
+
+
+def _encode(value: ParamValue, key: str) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | Decimal):
+        return format_decimal(value, what=f"parameter {key!r}")
+    if isinstance(value, str):
+        return quote(value, safe="/-_.~:")
+    raise ValidationError(f"parameter {key!r} has an unsupported type {type(value).__name__}")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 import anyio
 import httpx
 
 from . import _endpoints as ep
-from ._endpoints import Endpoint, check_controller
-from ._pool import Reply, ReplyTooLarge
+from ._digest import send_with_digest
+from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
+from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
@@ -26,9 +25,7 @@ from .errors import (
     RedirectError,
     SessionError,
     ThinknxError,
-    ValidationError,
 )
-from .knx import format_decimal
 from .models import ServerStatus, structure_server_status
 from .throttle import RateLimit, TokenBucket
 
@@ -39,11 +36,9 @@ __all__ = ["Site", "SiteKind"]
 
 SiteKind = Literal["local", "cloud", "relay"]
 Method = Literal["GET", "POST"]
-ParamValue = str | int | float | Decimal | bool | None
 
 _log = logging.getLogger("thinknx_async")
 _FORM = "application/x-www-form-urlencoded"
-_RESERVED = frozenset({"auth", "user", "pass", "fb"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -187,14 +182,7 @@ class Site:
         retried. Returns the reply's JSON object. Still throttled and retried.
         """
         endpoint = Endpoint(check_controller(controller), idempotent=idempotent)
-        parts = []
-        for key, value in (params or {}).items():
-            if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
-                raise ValidationError(f"parameter name {key!r:.40} is invalid")
-            if key.lower() in _RESERVED:
-                raise ValidationError(f"parameter {key!r} is set by the site, not by the caller")
-            parts.append(key if value is None else f"{key}={_encode(value, key)}")
-        return await self.request(endpoint, "&".join(parts), feedback=feedback)
+        return await self.request(endpoint, encode_params(params), feedback=feedback)
 
     async def request(
         self, endpoint: Endpoint, query: str, *, feedback: bool = False
@@ -267,7 +255,9 @@ class Site:
                 if self._auth is None:
                     reply = await session.pool.fetch(method, url, headers, payload)
                 else:
-                    reply = await self._digest(self._auth, method, url, headers, payload)
+                    reply = await send_with_digest(
+                        session.pool, self._auth, method, url, headers, payload
+                    )
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
                 limit = session.max_reply_size
@@ -314,31 +304,6 @@ class Site:
             url = f"{url}?{params}"
         return "GET", url, self._headers or None, None
 
-    async def _digest(
-        self,
-        auth: httpx.Auth,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-    ) -> Reply:
-        """Send with Digest auth: httpx's flow, driven over the session's pool. It asks for the
-        request, reads the reply (a 401 challenge) and asks for it again with its answer."""
-        pool = self._session.pool
-        flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
-        request = await flow.__anext__()
-        while True:
-            answer = request.headers.get("authorization")
-            sent = headers if answer is None else {**(headers or {}), "authorization": answer}
-            reply = await pool.fetch(method, url, sent, body)
-            status, reply_headers, content = reply
-            response = httpx.Response(status, headers=reply_headers, content=content)
-            response.request = request
-            try:
-                request = await flow.asend(response)
-            except StopAsyncIteration:
-                return reply
-
     def _follow_redirect(self, location: str | None, what: str) -> None:
         """Accept one http -> https redirect to the same host, and keep it for later calls."""
         if not location:
@@ -358,13 +323,3 @@ class Site:
         self._prefixes.clear()
         self._shown = redact(self._base)
         _log.info("%s: now using %s after a redirect", self.name, self.url)
-
-
-def _encode(value: ParamValue, key: str) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float | Decimal):
-        return format_decimal(value, what=f"parameter {key!r}")
-    if isinstance(value, str):
-        return quote(value, safe="/-_.~:")
-    raise ValidationError(f"parameter {key!r} has an unsupported type {type(value).__name__}")
