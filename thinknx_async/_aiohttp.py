@@ -9,6 +9,7 @@ asyncio only: aiohttp does not run on trio.
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections.abc import Mapping
 
@@ -58,15 +59,14 @@ class AiohttpPool:
         self._defaults = defaults
         self._ssl = ssl_context
         self._limit = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._deadlines: Deadlines | None = None
+        self._open: tuple[aiohttp.ClientSession, Deadlines] | None = None  # on first use
         # No pool wait to bound (the session admits only as many requests as there are
         # connections) and no per-read timer: see the class docstring.
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=defaults.timeouts.get("connect"), sock_read=None
         )
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _start(self) -> tuple[aiohttp.ClientSession, Deadlines]:
         # No TLS context for a plain-HTTP origin: aiohttp would never use it.
         tls = self._ssl if self._ssl is not None else False
         connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=tls)
@@ -85,18 +85,16 @@ class AiohttpPool:
             raise RuntimeError("this aiohttp cannot be told not to re-send requests")
         session._retry_connection = False
         read = self._defaults.timeouts.get("read")
-        if read is not None:
-            self._deadlines = Deadlines(asyncio.get_running_loop(), read)
-        self._session = session
-        return session
+        deadlines = Deadlines(asyncio.get_running_loop(), math.inf if read is None else read)
+        self._open = (session, deadlines)
+        return self._open
 
     async def fetch(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
     ) -> Reply:
         """Send one request and read its whole reply, with no httpx objects on the way."""
-        session = self._session or self._client()
-        deadlines = self._deadlines
-        task = None if deadlines is None else deadlines.begin()
+        session, deadlines = self._open or self._start()
+        task = deadlines.begin()
         try:
             response = await session.request(
                 method,
@@ -119,13 +117,12 @@ class AiohttpPool:
         except _ERRORS as exc:
             raise _httpx_error(exc) from exc
         except asyncio.CancelledError:
-            if task is not None and deadlines is not None and deadlines.expired(task):
+            if deadlines.expired(task):
                 read = self._defaults.timeouts.get("read")
                 raise httpx.ReadTimeout(f"no whole reply within {read} s") from None
             raise
         finally:
-            if task is not None and deadlines is not None:
-                deadlines.end(task)
+            deadlines.end(task)
         return response.status, response.headers, content
 
     def stats(self) -> PoolStats | None:
@@ -133,9 +130,8 @@ class AiohttpPool:
 
     async def aclose(self) -> None:
         """Close the aiohttp session (idempotent)."""
-        if self._deadlines is not None:
-            self._deadlines.close()
-            self._deadlines = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._open is not None:
+            session, deadlines = self._open
+            self._open = None
+            deadlines.close()
+            await session.close()
