@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from thinknx_async.simulator import Project, Simulator, SimulatorConfig, SimulatorThread
+from thinknx_async.simulator.counters import Counters
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +146,21 @@ def test_port_in_use_fails_cleanly(project: Project) -> None:
         with pytest.raises(OSError, match="in use"):
             server.start()
         assert not server.running
+
+
+def test_connection_counts_stay_exact_and_small_when_ports_come_round() -> None:
+    """A client port is reused once its connection closed: counted again, and a closed
+    connection is not remembered (a long benchmark opens millions)."""
+    counters = Counters()
+    for _ in range(3):
+        for port in range(1000, 1100):
+            counters.connection_made()
+            counters.record_request("site-1", "power", ("127.0.0.1", port))
+            counters.record_request("site-1", "power", ("127.0.0.1", port))
+            counters.connection_lost(("127.0.0.1", port))
+    assert counters.connections_opened == 300
+    assert counters.tcp_connections_opened == 300
+    assert counters.connected == 0
+    assert len(counters._clients) == 0  # nothing kept for closed connections
+    counters.reset()
+    assert counters.connections_opened == 0

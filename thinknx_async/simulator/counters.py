@@ -19,7 +19,10 @@ class Counters:
         self._executed: Counter[tuple[str, str]] = Counter()
         self._knx: Counter[tuple[str, str]] = Counter()
         self._responses: Counter[int] = Counter()
+        # Client (host, port) pairs of open connections, and how many pairs have closed: a
+        # long run opens millions of connections, and their ports come round again.
         self._clients: set[tuple[str, int]] = set()
+        self._clients_closed = 0
         self._connected = 0
         self._tcp_opened = 0
 
@@ -53,10 +56,13 @@ class Counters:
             self._connected += 1
             self._tcp_opened += 1
 
-    def connection_lost(self) -> None:
-        """A TCP connection closed (reported by the server runner)."""
+    def connection_lost(self, client: tuple[str, int] | None = None) -> None:
+        """A TCP connection closed (reported by the server runner), from ``client``."""
         with self._lock:
             self._connected -= 1
+            if client in self._clients:
+                self._clients.remove(client)
+                self._clients_closed += 1
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -97,9 +103,9 @@ class Counters:
 
     @property
     def connections_opened(self) -> int:
-        """Distinct client (host, port) pairs seen by the application."""
+        """Connections the application saw requests on (distinct client host and port)."""
         with self._lock:
-            return len(self._clients)
+            return len(self._clients) + self._clients_closed
 
     @property
     def tcp_connections_opened(self) -> int:
@@ -121,6 +127,7 @@ class Counters:
             self._knx.clear()
             self._responses.clear()
             self._clients.clear()
+            self._clients_closed = 0
             self._tcp_opened = 0
 
     def snapshot(self) -> dict[str, Any]:
@@ -141,7 +148,7 @@ class Counters:
                 "executed": executed,
                 "knx": knx,
                 "responses": {str(k): v for k, v in sorted(self._responses.items())},
-                "connections_opened": len(self._clients),
+                "connections_opened": len(self._clients) + self._clients_closed,
                 "tcp_connections_opened": self._tcp_opened,
                 "connected": self._connected,
             }

@@ -64,11 +64,13 @@ def protocol_class(sim: Simulator) -> type[asyncio.Protocol]:
 
     class CountingProtocol(base):  # type: ignore[misc]
         def connection_made(self, transport: Any) -> None:
+            peer = transport.get_extra_info("peername")
+            self._counted_peer = (str(peer[0]), int(peer[1])) if peer else None
             counters.connection_made()
             super().connection_made(transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            counters.connection_lost()
+            counters.connection_lost(self._counted_peer)
             super().connection_lost(exc)
 
     return CountingProtocol
