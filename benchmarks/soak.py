@@ -23,7 +23,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
@@ -198,6 +198,7 @@ class Config:
     seed: int = 1
     faults: dict[str, Any] = field(default_factory=dict)
     timeout: float = 1.0
+    transport: Literal["httpx", "aiohttp"] = "httpx"
     storm_seconds: float = 1.0
     down_seconds: float = 1.5
 
@@ -366,6 +367,7 @@ async def soak(config: Config, relay_url: str, manifest: dict[str, Any]) -> dict
         retry=RetryPolicy(max_attempts=4, backoff=0.05, max_backoff=0.5, deadline=15.0),
         timeout=config.timeout,
         max_connections=200,
+        transport=config.transport,
     )
     async with session:
         sites = [
@@ -456,6 +458,7 @@ def _table(report: dict[str, Any]) -> str:
     f = report["figures"]
     rss, fds = report["rss_kib"], report["open_fds"]
     rows = [
+        ("transport", report["config"]["transport"]),
         ("commands sent", f["sent"]),
         ("succeeded", f["succeeded"]),
         ("failed, reported to the caller", f["failed"]),
@@ -489,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, help="override the number of sites")
     parser.add_argument("--commands", type=int, help="override the number of commands")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL
@@ -498,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=base.rounds,
         concurrency=base.concurrency,
         seed=args.seed,
+        transport=args.transport,
     )
     sim_args = [
         "--sites", str(config.sites), "--seed", str(config.seed), "--devices-per-kind", "3",

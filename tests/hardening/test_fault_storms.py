@@ -21,6 +21,8 @@ from benchmarks.soak import KNX_CONTROLLERS, Figures, Ledger, Workload, run_roun
 from thinknx_async import RateLimit, RetryPolicy, Session, Site
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from ..conftest import Transport
+
 DEVICES = {"light": 3, "blind": 2, "thermostat": 1, "hvac": 0, "scene": 6, "button": 20}
 FAULTY = Faults(
     latency=0.0,
@@ -125,12 +127,12 @@ def assert_idle(session: Session, sites: list[tuple[Site, dict[str, Any]]]) -> N
 
 @pytest.mark.anyio
 async def test_mixed_fault_storm(
-    fresh: tuple[Simulator, SimulatorThread], anyio_backend: str
+    fresh: tuple[Simulator, SimulatorThread], transport: Transport
 ) -> None:
     sim, thread = fresh
     sim.set_faults(FAULTY)
     ledger = Ledger()
-    async with session_for() as session:
+    async with session_for(transport=transport) as session:
         sites = open_sites(session, thread)
         commands = list(Workload(sites, seed=3).batch(400))
         with anyio.fail_after(60):
