@@ -1,8 +1,8 @@
 """Digest authentication over the session's pool, by httpx's own Digest flow.
 
 The flow asks for the request, reads the reply (a 401 challenge with a nonce) and asks for the
-same request again with its answer; only the ``Authorization`` header it adds is sent on top
-of the request's own headers.
+same request again with its answer; only the ``Authorization`` header it adds is sent besides
+the request's own headers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ async def send_with_digest(
     request = await flow.__anext__()
     while True:
         answer = request.headers.get("authorization")
-        sent = headers if answer is None else {**(headers or {}), "authorization": answer}
+        # First, where Basic's header goes too: right after the session's own headers.
+        sent = headers if answer is None else {"authorization": answer, **(headers or {})}
         reply = await pool.fetch(method, url, sent, body)
         status, reply_headers, content = reply
         response = httpx.Response(status, headers=reply_headers, content=content)

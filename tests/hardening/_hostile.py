@@ -37,6 +37,15 @@ def ok(sock: socket.socket, target: str, server: HostileServer) -> bool:
     return True
 
 
+def digest(sock: socket.socket, target: str, server: HostileServer) -> bool:
+    """Challenge a request without Digest credentials; answer one that has them."""
+    if b"\r\nauthorization: digest " in server.raw[-1].lower():
+        return ok(sock, target, server)
+    challenge = 'Digest realm="thinknx", nonce="4d2f6a8c", qop="auth", algorithm=MD5'
+    sock.sendall(_reply("401 Unauthorized", b"", (f"WWW-Authenticate: {challenge}",)))
+    return True
+
+
 def html_503(sock: socket.socket, target: str, server: HostileServer) -> bool:
     page = b"<html><body><h1>503 Service Unavailable</h1>Relay restarting</body></html>"
     sock.sendall(_reply("503 Service Unavailable", page, ("Content-Type: text/html",)))
@@ -124,6 +133,7 @@ def redirect_to(location: str) -> Case:
 
 CASES: dict[str, Case] = {
     "ok": ok,
+    "digest": digest,
     "html-503": html_503,
     "html-200": html_200,
     "truncated": truncated,

@@ -49,8 +49,8 @@ def _site(session: Session, server: HostileServer, mode: str) -> Site:
 def _expected(mode: str, method: str, port: int, feedback: bool) -> bytes:
     path = f"/{KEY}/api/V1/power" if mode == "relay" else "/api/V1/power"
     params = f"guid={GUID}&cmd=1" + ("&fb" if feedback else "")
-    if mode == "basic":
-        params += "&auth=basic"
+    if mode in ("basic", "digest"):
+        params += f"&auth={mode}"
     elif mode == "query":
         params += "&auth=basic&user=user&pass=p%26ss%20w"
     host = f"Host: 127.0.0.1:{port}\r\n".encode()
@@ -103,3 +103,41 @@ async def test_plain_http_never_loads_the_ca_bundle(
         for site in sites * 3:
             await site.light(GUID).turn_on()
     assert len(server.raw) == 6
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_digest_sends_the_request_then_its_answer_to_the_challenge(
+    server: HostileServer, transport: Transport, method: str
+) -> None:
+    """The first call goes out twice (the challenge, then the answer); later calls answer the
+    remembered challenge at once. Only the authorization header differs from the plain bytes."""
+    server.use("digest")
+    async with Session(
+        rate_limit=None,
+        retry=RetryPolicy(max_attempts=1),
+        method=method,  # type: ignore[arg-type]
+        transport=transport,
+    ) as session:
+        light = _site(session, server, "digest").light(GUID)
+        await light.turn_on()
+        await light.turn_on()
+    assert len(server.raw) == 3
+    plain = _expected("digest", method, server.port, feedback=False)
+    assert server.raw[0] == plain
+    path = "/api/V1/power" + (f"?guid={GUID}&cmd=1&auth=digest" if method == "GET" else "")
+    for count, sent in enumerate(server.raw[1:], start=1):
+        head, _, body = sent.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        answer = lines.pop(5)  # right after user-agent, where Basic's header goes too
+        assert b"\r\n".join(lines) + b"\r\n\r\n" + body == plain
+        assert answer.startswith(b"authorization: Digest ")
+        for part in (
+            'username="user"',
+            'realm="thinknx"',
+            'nonce="4d2f6a8c"',
+            f'uri="{path}"',
+            f"nc={count:08x}",
+            "qop=auth",
+        ):
+            assert part.encode() in answer, (part, answer)
