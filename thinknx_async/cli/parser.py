@@ -163,6 +163,12 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     add("--burst", type=int, help="client burst per site (default 5)")
     add("--attempts", type=int, default=4, help="attempts per request (default 4)")
     add("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    add(
+        "--transport",
+        choices=["httpx", "aiohttp"],
+        default="httpx",
+        help="HTTP transport; aiohttp is faster for big fan-outs (default httpx)",
+    )
     add("--json", action="store_true", default=False, help="one JSON object per line")
     add("-v", "--verbose", action="store_true", default=False, help="a line for every site")
     add("--no-progress", action="store_true", default=False, help="no progress bar")  # fmt: skip

@@ -59,6 +59,7 @@ def make_session(args: argparse.Namespace) -> Session:
         timeout=args.timeout,
         verify=args.ca_file or True,
         max_connections=max(1, min(args.concurrency, 100)),
+        transport=args.transport,
     )
 
 

@@ -1,0 +1,54 @@
+"""Ctrl-C in the middle of a fan-out: exit status 130, no traceback, no connection left open."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from thinknx_async.cli import INTERRUPTED
+from thinknx_async.simulator import Faults, Simulator
+
+from .conftest import ROOT
+
+
+def _wait(condition: object, what: str, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.02)
+    pytest.fail(f"never reached: {what}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def test_ctrl_c_mid_fan_out_exits_130_cleanly(
+    inventory: Path, sim: Simulator, transport: str
+) -> None:
+    sim.set_faults(Faults(down=True, down_max_hold=30.0))  # held until the client leaves
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "thinknx_async.cli", "light", "on", "lobby", "--all"]
+    command += ["-i", str(inventory), "--transport", transport, "--timeout", "60"]
+    child = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait(lambda: sim.counters.requests() == 4, "every site's request in the server")
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=15)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+        sim.set_faults(Faults())
+    assert child.returncode == INTERRUPTED, (stdout, stderr)
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr + stdout
+    _wait(lambda: sim.counters.connected == 0, "every connection closed")
+    assert sim.counters.total_executed() == 0  # nothing ran: the server was holding them
