@@ -17,6 +17,12 @@ from thinknx_async.simulator import Faults, Simulator
 from .conftest import ROOT
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, even when this run ignores SIGINT (as a job
+    started in the background by a shell does, and its children inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait(condition: object, what: str, limit: float = 15.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -36,7 +42,13 @@ def test_ctrl_c_mid_fan_out_exits_130_cleanly(
     command = [sys.executable, "-m", "thinknx_async.cli", "light", "on", "lobby", "--all"]
     command += ["-i", str(inventory), "--transport", transport, "--timeout", "60"]
     child = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         _wait(lambda: sim.counters.requests() == 4, "every site's request in the server")
