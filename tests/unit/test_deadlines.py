@@ -1,6 +1,7 @@
 """Deadlines: one timer for the read deadlines of every request in flight (asyncio only).
 
-Real event loop, timeouts of a few tens of milliseconds; every wait is bounded.
+Real event loop and real time: a request meant to finish in time has a margin of 0.1 s or
+more over its deadline, so a loaded machine does not turn it into a timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from thinknx_async._deadlines import Deadlines
 
-TIMEOUT = 0.05
+TIMEOUT = 0.25
 pytestmark = pytest.mark.asyncio
 
 
@@ -79,9 +80,9 @@ async def test_only_the_requests_past_their_deadline_are_cancelled() -> None:
     await _run(
         _request(deadlines, _sleep(10), outcomes, "stuck"),
         _request(deadlines, _sleep(0.001), outcomes, "quick"),
-        _request(deadlines, _sleep(TIMEOUT / 2), outcomes, "half"),
+        _request(deadlines, _sleep(TIMEOUT / 10), outcomes, "short"),
     )
-    assert sorted(outcomes) == ["half: done", "quick: done", "stuck: timed out"]
+    assert sorted(outcomes) == ["quick: done", "short: done", "stuck: timed out"]
     assert len(deadlines) == 0
 
 
@@ -90,7 +91,7 @@ async def test_each_request_gets_its_whole_timeout_from_its_own_start() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
 
     async def later() -> None:
-        await asyncio.sleep(TIMEOUT * 0.6)
+        await asyncio.sleep(TIMEOUT * 0.5)  # ends at 1.1 x TIMEOUT, its deadline 1.5 x
         await _request(deadlines, _sleep(TIMEOUT * 0.6), outcomes, "later")
 
     await _run(_request(deadlines, _sleep(10), outcomes, "first"), later())
@@ -98,7 +99,7 @@ async def test_each_request_gets_its_whole_timeout_from_its_own_start() -> None:
 
 
 async def test_many_requests_share_one_timer() -> None:
-    deadlines, outcomes = _deadlines(), _outcomes()
+    deadlines, outcomes = _deadlines(10.0), _outcomes()
     loop = asyncio.get_running_loop()
     armed = 0
     call_at = loop.call_at
@@ -124,7 +125,7 @@ async def test_many_requests_share_one_timer() -> None:
 async def test_a_cancellation_from_elsewhere_propagates() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     task = asyncio.ensure_future(_request(deadlines, _sleep(10), outcomes, "r"))
-    await asyncio.sleep(TIMEOUT / 5)
+    await asyncio.sleep(TIMEOUT / 25)
     task.cancel()
     await _run(task)
     assert task.cancelled()
