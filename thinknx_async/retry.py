@@ -71,7 +71,7 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
     return isinstance(error, ServerError) and idempotent
 
 
-def _check_policy(policy: RetryPolicy, _: object, __: object) -> None:
+def _check_policy(policy: RetryPolicy) -> None:
     if type(policy.max_attempts) is not int or policy.max_attempts < 1:
         raise ValidationError(f"max_attempts must be an integer >= 1, got {policy.max_attempts!r}")
     for name in ("backoff", "max_backoff", "max_retry_after"):
@@ -104,7 +104,7 @@ class RetryPolicy:
     max_retry_after: float = 30.0
 
     def __attrs_post_init__(self) -> None:
-        _check_policy(self, None, None)
+        _check_policy(self)
 
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether ``error`` may be retried under this policy (a 429 within ``max_retry_after``)."""

@@ -25,7 +25,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _check_rate_limit(limit: RateLimit, _: object, __: object) -> None:
+def _check_rate_limit(limit: RateLimit) -> None:
     if not (isinstance(limit.rate, int | float) and math.isfinite(limit.rate) and limit.rate > 0):
         raise ValidationError(f"rate must be a finite number > 0, got {limit.rate!r}")
     if type(limit.burst) is not int or limit.burst < 1:
@@ -52,7 +52,7 @@ class RateLimit:
     adaptive: bool = True
 
     def __attrs_post_init__(self) -> None:
-        _check_rate_limit(self, None, None)
+        _check_rate_limit(self)
 
     @property
     def capacity(self) -> float:
