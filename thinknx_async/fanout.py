@@ -127,10 +127,11 @@ class Summary:
             attempts += outcome.attempts
             retries += max(0, outcome.attempts - 1)
             rate_limited += outcome.rate_limited
-            if outcome.error is None:
+            error_type = outcome.error_type
+            if error_type is None:
                 succeeded += 1
             else:
-                errors[type(outcome.error).__name__] += 1
+                errors[error_type] += 1
         return cls(
             total=total,
             succeeded=succeeded,
