@@ -12,6 +12,7 @@ A pool only moves bytes: :meth:`fetch` sends one request and returns the whole r
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -235,12 +236,13 @@ def open_pool(
     the system's CA bundle takes milliseconds a session of plain-HTTP relays never needs); a CA
     file is read at once, so a wrong path fails here.
     """
-    contexts = [] if isinstance(verify, bool) else [_ssl_context(verify)]
 
+    @functools.cache
     def context() -> ssl.SSLContext:
-        if not contexts:
-            contexts.append(_ssl_context(verify))
-        return contexts[0]
+        return _ssl_context(verify)
+
+    if not isinstance(verify, bool):
+        context()
 
     if transport == "aiohttp":
         try:
@@ -262,13 +264,11 @@ def open_pool(
 
     # httpx wants a TLS context even for plain HTTP, and making one costs about 0.15 ms: the
     # plain-HTTP pools share one, which they never use.
-    plain: list[ssl.SSLContext] = []
+    @functools.cache
+    def plain() -> ssl.SSLContext:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     def make_httpx(size: int, https: bool) -> Pool:
-        if https:
-            return HttpxPool(defaults, size, context())
-        if not plain:
-            plain.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
-        return HttpxPool(defaults, size, plain[0])
+        return HttpxPool(defaults, size, context() if https else plain())
 
     return ConnectionPool(make_httpx, max_connections=max_connections, pool_size=pool_size)
