@@ -20,6 +20,7 @@ __all__ = [
     "InventoryError",
     "Mode",
     "Secret",
+    "is_url_safe",
     "parse_inventory",
 ]
 
@@ -97,7 +98,8 @@ class Alias:
     kind: DeviceKind
 
 
-def _is_url_safe(text: str) -> bool:
+def is_url_safe(text: str) -> bool:
+    """Non-empty, and only the characters of GUIDs and keys: ASCII letters, digits, ``-``, ``_``."""
     return bool(text) and all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
 
 
@@ -177,7 +179,7 @@ def _rate_limit(ctx: _Context, value: object) -> tuple[RateLimit | None, bool]:
 
 def _key(ctx: _Context, value: object) -> Secret:
     secret = ctx.secret(value, "key")
-    if secret.value is not None and not _is_url_safe(secret.value):
+    if secret.value is not None and not is_url_safe(secret.value):
         raise ctx.error("an Integration Kit key is letters and digits only", "key")
     return secret
 
@@ -211,7 +213,7 @@ def _aliases(ctx: _Context, value: object, kinds: Mapping[str, DeviceKind]) -> d
             kind = ctx.choice(table.get("kind", declared), f"{field}.kind", DEVICE_KINDS)
             if declared is not None and kind != declared:
                 raise ctx.error(f"is {kind}, but [aliases] declares a {declared}", f"{field}.kind")
-        if not isinstance(guid, str) or not _is_url_safe(guid):
+        if not isinstance(guid, str) or not is_url_safe(guid):
             raise ctx.error(f"{guid!r} is not a GUID (URL-safe characters only)", field)
         if kind is None:
             raise ctx.error(

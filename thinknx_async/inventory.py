@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
-from ._inventory_parse import DEVICE_KINDS, GUID_LENGTH, Alias, DeviceKind, Mode, parse_inventory
+from ._inventory_parse import (
+    DEVICE_KINDS,
+    GUID_LENGTH,
+    Alias,
+    DeviceKind,
+    Mode,
+    is_url_safe,
+    parse_inventory,
+)
 from ._inventory_parse import InventoryError as InventoryError
 from ._inventory_parse import Secret as Secret
 from .devices import Blind, Button, Device, Hvac, Light, Scene, Thermostat
@@ -95,7 +103,7 @@ class SiteEntry:
         """
         alias = self.aliases.get(name)
         if alias is None:
-            if len(name) == GUID_LENGTH and _is_url_safe(name):
+            if len(name) == GUID_LENGTH and is_url_safe(name):
                 if kind is None:
                     raise self._error(f"{name!r} is a GUID, not an alias: say what kind it is")
                 return Alias(name=name, guid=name, kind=kind)
@@ -148,10 +156,6 @@ class SiteEntry:
         if not value:
             raise self._error(f"environment variable {secret.env} is empty", field)
         return value
-
-
-def _is_url_safe(text: str) -> bool:
-    return all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
 
 
 @attrs.frozen(slots=True, eq=False)
