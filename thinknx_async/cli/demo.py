@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ..fanout import Summary
 from ..inventory import Fleet, Inventory
 from ..retry import RetryPolicy
 from ..session import Session
@@ -48,9 +49,11 @@ def demo_inventory(project: Project, relay_url: str) -> Inventory:
     return Inventory.from_dict(data, path="demo.toml")
 
 
-async def _steps(args: argparse.Namespace, ui: Ui, inventory: Inventory) -> list[tuple[str, Any]]:
+async def _steps(
+    args: argparse.Namespace, ui: Ui, inventory: Inventory
+) -> list[tuple[str, Summary]]:
     session = Session(rate_limit=RateLimit(rate=5.0, burst=5), retry=RetryPolicy(max_attempts=4))
-    rows: list[tuple[str, Any]] = []
+    rows: list[tuple[str, Summary]] = []
     async with session:
         fleet: Fleet = inventory.open(session)
 
@@ -62,8 +65,8 @@ async def _steps(args: argparse.Namespace, ui: Ui, inventory: Inventory) -> list
             )  # fmt: skip
             summary = report.summary()
             if len(sites) > 3:
-                ui.out.print(summary_table(f"thinknx {title}", summary, summary.rate_limited))
-            rows.append((title.split(" --")[0], (summary, summary.rate_limited)))
+                ui.out.print(summary_table(f"thinknx {title}", summary))
+            rows.append((title.split(" --")[0], summary))
 
         everyone, first = list(fleet), list(fleet)[:3]
         await step(
@@ -110,10 +113,10 @@ def run_demo(args: argparse.Namespace) -> int:
     table = Table(title="summary", title_justify="left")
     for column in ("command", "sites", "ok", "failed", "429s", "retries", "elapsed"):
         table.add_column(column, justify="left" if column == "command" else "right")
-    for title, (summary, seen_429) in rows:
+    for title, summary in rows:
         table.add_row(
             title, str(summary.total), str(summary.succeeded), str(summary.failed),
-            str(seen_429), str(summary.retries), f"{summary.elapsed:.2f} s",
+            str(summary.rate_limited), str(summary.retries), f"{summary.elapsed:.2f} s",
         )  # fmt: skip
     ui.print()
     ui.out.print(table)

@@ -123,7 +123,7 @@ class Ui:
         elif reads or not many or self.verbose:
             self.print(f"[green]✓[/] {escape(name)}: {escape(describe_value(outcome.value))}")
 
-    def summary(self, title: str, summary: Summary, rate_limited: int, exit_code: int) -> None:
+    def summary(self, title: str, summary: Summary, exit_code: int) -> None:
         """The table at the end (or a ``summary`` JSON line)."""
         if self.json:
             self.emit(
@@ -134,17 +134,17 @@ class Ui:
                     "succeeded": summary.succeeded,
                     "failed": summary.failed,
                     "errors": dict(summary.errors),
-                    "responses_429": rate_limited,
+                    "responses_429": summary.rate_limited,
                     "retries": summary.retries,
                     "elapsed": round(summary.elapsed, 3),
                     "exit_code": exit_code,
                 }
             )
             return
-        self.out.print(summary_table(title, summary, rate_limited))
+        self.out.print(summary_table(title, summary))
 
 
-def summary_table(title: str, summary: Summary, rate_limited: int) -> Table:
+def summary_table(title: str, summary: Summary) -> Table:
     """Succeeded, failed by error type, 429s seen, retries, elapsed."""
     table = Table(title=escape(title), title_justify="left", show_header=False, box=None)
     table.add_column(style="bold")
@@ -154,7 +154,7 @@ def summary_table(title: str, summary: Summary, rate_limited: int) -> Table:
     table.add_row("failed", f"[red]{summary.failed}[/]" if summary.failed else "0")
     for name, count in summary.errors.items():
         table.add_row(f"  {escape(name)}", str(count))
-    table.add_row("429s seen", str(rate_limited))
+    table.add_row("429s seen", str(summary.rate_limited))
     table.add_row("retries", str(summary.retries))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     return table

@@ -9,7 +9,7 @@ from typing import Any
 from ..fanout import Outcome, Report
 from ..session import Session
 from ..site import Site
-from .exits import FAILED, OK
+from .exits import FAILED, OK, USAGE
 from .render import Ui
 from .targets import describe, load_inventory, make_session, open_sites
 from .verbs import make_resolver, make_verb
@@ -44,7 +44,7 @@ async def run_command(args: argparse.Namespace, ui: Ui) -> int:
     if args.verb == "sites":
         if inventory is None:
             ui.error("'thinknx sites' needs an inventory (--inventory FILE)")
-            return 2
+            return USAGE
         for row in describe(inventory):
             if ui.json:
                 ui.emit({"type": "site", **row})
@@ -67,6 +67,5 @@ async def run_command(args: argparse.Namespace, ui: Ui) -> int:
         )
     code = OK if report.ok else FAILED
     if len(sites) > 1 or ui.json:
-        summary = report.summary()
-        ui.summary(verb.title, summary, summary.rate_limited, code)
+        ui.summary(verb.title, report.summary(), code)
     return code
