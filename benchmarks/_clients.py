@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -19,8 +19,7 @@ import aiohttp
 import httpx
 
 from thinknx_async import Session
-
-Call = Callable[[], Awaitable[object]]
+from thinknx_async.cli.load import Call
 
 
 class Target:

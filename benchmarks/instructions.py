@@ -28,8 +28,10 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+from thinknx_async.cli.load import Call
+
 from . import _common as common
-from ._clients import Call, Target, bare_aiohttp, httpx_sharded, library
+from ._clients import Target, bare_aiohttp, httpx_sharded, library
 
 CONCURRENCY = 10
 VARIANTS: dict[str, Callable[[Target, int], AbstractAsyncContextManager[Call]]] = {

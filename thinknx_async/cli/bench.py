@@ -10,17 +10,15 @@ Closed loop: N callers each send the next request when the last one is answered.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..session import DEFAULT_RATE_LIMIT, Session
 from ..site import Site
 from ..throttle import RateLimit
+from . import load
 
 __all__ = ["add_parser", "run"]
 
@@ -117,44 +115,13 @@ async def _one_run(
         guid = args.bench_guid or (
             manifest["sites"][0]["devices"]["light"][0] if manifest else None
         )
-        call: Callable[[], Awaitable[object]] = (
-            site.light(guid).is_on if guid else site.server_status
-        )
-        latencies: list[float] = []
-        errors = 0
-
-        async def caller(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while (started := time.perf_counter()) < deadline:
-                try:
-                    await call()
-                except Exception:
-                    errors += 1
-                if record:
-                    latencies.append(time.perf_counter() - started)
-
-        warmup = time.perf_counter() + min(0.5, args.bench_seconds / 4)
-        await asyncio.gather(*(caller(warmup, False) for _ in range(concurrency)))
-        errors = 0
-        wall, cpu = time.perf_counter(), time.process_time()
-        deadline = wall + args.bench_seconds
-        await asyncio.gather(*(caller(deadline, True) for _ in range(concurrency)))
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    latencies.sort()
-    count = len(latencies)
-
-    def pick(q: float) -> float:
-        return latencies[min(count - 1, max(0, round(q * count) - 1))] * 1e3 if count else 0.0
-
+        call: load.Call = site.light(guid).is_on if guid else site.server_status
+        warmup = min(0.5, args.bench_seconds / 4)
+        result = await load.measure(call, concurrency, args.bench_seconds, warmup)
     return {
         "transport": transport,
         "concurrency": concurrency,
-        "requests": count,
-        "errors": errors,
-        "rps": count / wall,
-        "p50_ms": pick(0.5),
-        "p99_ms": pick(0.99),
-        "cpu_us": cpu / max(1, count) * 1e6,
+        **result,
         "rate_limit": None if limit is None else {"rate": limit.rate, "burst": limit.burst},
     }
 
