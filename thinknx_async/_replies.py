@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from ._numbers import parse_number
 from ._secrets import redact
 from .errors import (
     ApiError,
@@ -48,24 +49,47 @@ def _error_text(body: Any) -> str | None:
     return None
 
 
+def _has_error(body: dict[str, Any]) -> bool:
+    """Whether a JSON object carries an ``error``: an absent one, ``null``, ``false``, ``""``
+    and zero (``0``, ``0.0``, ``"0"``: a code for "no error") are none."""
+    error = body.get("error")
+    if error is None or error is False or error == "":
+        return False
+    try:
+        return parse_number(error) != 0
+    except (TypeError, ValueError):
+        return True
+
+
 def decode_reply(
     status: int, headers: Mapping[str, str], content: bytes, what: str
 ) -> dict[str, Any]:
-    """The JSON object of a 200 reply; a typed error for anything else."""
+    """The JSON object of a 2xx reply that carries no ``error``; a typed error for anything else.
+
+    A 2xx reply with an empty body (such as ``204 No Content``) confirms nothing the result
+    needs, so it is a :class:`ProtocolError` (the command may have run).
+    """
+    success = 200 <= status <= 299
     try:
         body = json.loads(content) if content else None
     except (ValueError, RecursionError) as exc:
-        if status == 200:
-            raise ProtocolError(f"{what}: reply is not JSON ({_preview(content)})") from exc
+        if success:
+            preview = _preview(content)
+            raise ProtocolError(f"{what}: HTTP {status} reply is not JSON ({preview})") from exc
         body = None
-    if status == 200 and type(body) is dict and type(body.get("error")) is not str:
+    if success and type(body) is dict and ("error" not in body or not _has_error(body)):
         return body  # the common case, first
     error_text = _error_text(body)
-    if status == 200 and error_text is None:
-        raise ProtocolError(f"{what}: expected a JSON object, got {_preview(content)}")
+    if success and type(body) is not dict:
+        if not content:
+            raise ProtocolError(f"{what}: HTTP {status} with an empty body: no result to read")
+        preview = _preview(content)
+        raise ProtocolError(f"{what}: HTTP {status} reply is not a JSON object ({preview})")
     # A server may quote the request (and so a key or a password) back in its error text.
     shown = redact(error_text) if error_text else ""
     message = f"{what}: HTTP {status}" + (f", {shown!r:.200}" if shown else "")
+    if success and not shown:
+        message += " with an 'error' member"
     if status == 429:
         retry_after = parse_retry_after(headers.get("retry-after"))
         raise RateLimitedError(message, body=body, retry_after=retry_after)
@@ -73,7 +97,7 @@ def decode_reply(
     if kind is None:
         if status >= 500:
             kind = ServerError
-        elif 400 <= status < 500 or status == 200:
+        elif 400 <= status < 500 or success:
             kind = ApiError
         else:
             raise ProtocolError(f"{what}: unexpected HTTP {status} ({_preview(content)})")

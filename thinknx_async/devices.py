@@ -14,6 +14,7 @@ import attrs
 
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_guid
+from ._numbers import exact_int
 from .knx import GroupAddress, check_bit, check_byte, check_percent, format_decimal, format_dpt9
 from .models import CommandResult, KnxResult, reply_error, structure
 
@@ -49,20 +50,23 @@ class Device:
     async def _read(self, endpoint: Endpoint) -> int | float:
         result = await self._send(endpoint, f"guid={self.guid}")
         if result.status is None:
-            raise reply_error(f"{endpoint.controller} reply has no 'status'")
+            sent = result.raw.get("status")
+            problem = "no 'status'" if sent is None else "a 'status' that is not a number"
+            raise reply_error(f"{endpoint.controller} reply has {problem}")
         return result.status
 
-    async def _read_percent(self, endpoint: Endpoint) -> int:
+    async def _read_whole(self, endpoint: Endpoint, top: int, rule: str) -> int:
         status = await self._read(endpoint)
-        if type(status) is not int or not 0 <= status <= 100:
-            raise reply_error(f"{endpoint.controller} status {status!r} is not an integer 0..100")
-        return status
+        whole = exact_int(status)
+        if whole is None or not 0 <= whole <= top:
+            raise reply_error(f"{endpoint.controller} status {status!r} is not {rule}")
+        return whole
+
+    async def _read_percent(self, endpoint: Endpoint) -> int:
+        return await self._read_whole(endpoint, 100, "an integer 0..100")
 
     async def _read_switch(self, endpoint: Endpoint) -> bool:
-        status = await self._read(endpoint)
-        if status not in (0, 1) or type(status) is not int:
-            raise reply_error(f"{endpoint.controller} status {status!r} is not 0 or 1")
-        return status == 1
+        return await self._read_whole(endpoint, 1, "0 or 1") == 1
 
 
 class Light(Device):

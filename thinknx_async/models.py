@@ -1,27 +1,44 @@
 """Reply models: small frozen classes, structured from JSON by one strict cattrs converter.
 
-Unknown extra fields are ignored (servers may add some); a missing or mistyped required field is
-a :class:`~thinknx_async.errors.ProtocolError`.
+Tolerant on form, strict on meaning. A number may arrive as a JSON number or as a string that
+holds exactly a JSON number (``"1"``, ``"20.5"``); it is read as that number would be, and never
+rounded into a field: ``5.7`` or ``"5.7"`` in an integer field is refused. Unknown extra fields
+are ignored (servers may add some). A missing or unreadable required field is a
+:class:`~thinknx_async.errors.ProtocolError`; an unreadable optional field is ``None``, and the
+whole body stays on the result as ``raw``. ``docs/errors.md`` has the table.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from types import NoneType, UnionType
+from typing import Any, TypeVar, get_args
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, override
 
+from ._numbers import Number, exact_int, json_type, parse_number
 from .errors import ProtocolError
 
-__all__ = ["CommandResult", "KnxResult", "ServerStatus", "parse_uptime", "reply_error", "structure"]
+__all__ = [
+    "CommandResult",
+    "KnxResult",
+    "ServerStatus",
+    "parse_uptime",
+    "reply_error",
+    "structure",
+]
 
-Number = int | float
 
 _T = TypeVar("_T")
+
+# The reply's JSON object, kept on every result; not part of its equality, hash or repr.
+_raw_field: Any = functools.partial(attrs.field, factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)
@@ -29,22 +46,29 @@ class CommandResult:
     """The reply to a device command or status read.
 
     ``status`` is the device's state: present in status reads, and in commands sent with
-    ``feedback=True`` (the server then waited for the device before answering).
+    ``feedback=True`` (the server then waited for the device before answering). It is ``None``
+    when the reply has none, or one that is not a number: the command still ran. ``raw`` is the
+    reply's JSON object as received, with every field (read it, do not change it).
     """
 
     namespace: str
     guid: str
     comm_obj: int
     status: Number | None = None
+    raw: Mapping[str, Any] = _raw_field()
 
 
 @attrs.frozen(slots=True)
 class KnxResult:
-    """The reply to a raw KNX telegram: the group address and the value the server sent."""
+    """The reply to a raw KNX telegram: the group address and the value the server sent.
+
+    ``raw`` is the reply's JSON object as received, with every field.
+    """
 
     namespace: str
     group: str
     value: Number
+    raw: Mapping[str, Any] = _raw_field()
 
 
 @attrs.frozen(slots=True)
@@ -53,7 +77,8 @@ class ServerStatus:
 
     Uptimes are parsed from English or Italian unit words (``None`` when the text has a form
     the library does not know); the raw strings are kept in ``process_uptime_text`` and
-    ``server_uptime_text``. ``config_time`` is naive local server time.
+    ``server_uptime_text``. ``config_time`` is naive local server time. ``raw`` is the reply's
+    JSON object as received, with every field.
     """
 
     namespace: str
@@ -66,6 +91,7 @@ class ServerStatus:
     process_uptime_text: str
     server_uptime_text: str
     config_time_text: str
+    raw: Mapping[str, Any] = _raw_field()
 
 
 _UNIT_SECONDS = {
@@ -102,28 +128,56 @@ def _parse_config_time(text: str) -> datetime | None:
     return None
 
 
-def _strict(kind: type[Any] | tuple[type[Any], ...], name: str) -> Any:
-    def check(value: Any, _: Any) -> Any:
-        if type(value) is bool or not isinstance(value, kind):
-            raise TypeError(f"expected {name}, got {type(value).__name__}")
-        return value
+def _structure_number(value: Any, _: Any) -> Number:
+    return parse_number(value)
 
-    return check
+
+def _structure_int(value: Any, _: Any) -> int:
+    number = parse_number(value)
+    whole = exact_int(number)
+    if whole is None:
+        raise ValueError(f"expected an integer, got {number!r}")
+    return whole
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {json_type(value)}")
+    return value
+
+
+def _is_optional(kind: Any) -> bool:
+    return isinstance(kind, UnionType) and NoneType in get_args(kind)
+
+
+def _optional_hook(kind: Any, converter: cattrs.Converter) -> Any:
+    """``X | None``: ``None`` when the value is missing, null or unreadable as an ``X``."""
+    inner_type = functools.reduce(operator.or_, (a for a in get_args(kind) if a is not NoneType))
+    inner = converter.get_structure_hook(inner_type)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return inner(value, inner_type)
+        except (TypeError, ValueError, cattrs.BaseValidationError):
+            return None  # an optional field never fails a reply; ``raw`` keeps what came
+
+    return structure_optional
 
 
 def _make_converter(*, detailed: bool) -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
-    # cattrs would coerce "5" to 5 and 5.7 to 5: a reply with such values breaks the contract.
-    converter.register_structure_hook(str, _strict(str, "a string"))
-    converter.register_structure_hook(int, _strict(int, "an integer"))
-    converter.register_structure_hook(Number, _strict((int, float), "a number"))
-    converter.register_structure_hook(
-        Number | None, _strict((int, float, type(None)), "a number or null")
-    )
+    # cattrs alone would take True for 1 and cut 5.7 to 5: these hooks read numbers exactly.
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(Number, _structure_number)
+    converter.register_structure_hook_factory(_is_optional, _optional_hook)
     for cls in (CommandResult, KnxResult):
-        converter.register_structure_hook(
-            cls, make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=detailed)
+        hook = make_dict_structure_fn(
+            cls, converter, _cattrs_detailed_validation=detailed, raw=override(omit=True)
         )
+        converter.register_structure_hook(cls, hook)
     return converter
 
 
@@ -133,11 +187,18 @@ _detailed_converter = _make_converter(detailed=True)
 _hooks: dict[type[Any], Any] = {}  # the converter's hook per class, looked up once
 
 
+def _reason(exc: BaseException, _: Any) -> str:
+    """What was wrong with one field: the hooks above word their own errors."""
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    return str(exc) or type(exc).__name__
+
+
 def _describe(data: Any, cls: type[Any]) -> str:
     try:
         _detailed_converter.structure(data, cls)
     except cattrs.BaseValidationError as exc:
-        return "; ".join(cattrs.transform_error(exc, path="reply"))
+        return "; ".join(cattrs.transform_error(exc, path="reply", format_exception=_reason))
     return "invalid reply"  # pragma: no cover - both converters apply the same hooks
 
 
@@ -153,7 +214,10 @@ def reply_error(message: str) -> ProtocolError:
 
 
 def structure(data: Any, cls: type[_T], *, what: str) -> _T:
-    """Build ``cls`` from a decoded JSON object, or raise :class:`ProtocolError`."""
+    """Build ``cls`` from a decoded JSON object, or raise :class:`ProtocolError`.
+
+    The object itself is kept on the result as ``raw``.
+    """
     if type(data) is not dict and not isinstance(data, Mapping):
         raise reply_error(f"{what}: expected a JSON object, got {type(data).__name__}")
     hook = _hooks.get(cls)
@@ -163,6 +227,9 @@ def structure(data: Any, cls: type[_T], *, what: str) -> _T:
         result: _T = hook(data, cls)
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
         raise reply_error(f"{what}: {_describe(data, cls)}") from exc
+    # ``raw`` is left out of the generated hook (no key of the body may fill it) and set here,
+    # as attrs itself sets the fields of a frozen instance.
+    object.__setattr__(result, "raw", data)
     return result
 
 
@@ -178,11 +245,12 @@ def structure_server_status(data: Any) -> ServerStatus:
             raise reply_error(f"{what}: field {field!r} must be a string, got {value!r:.40}")
         return value
 
-    clients = data.get("connected_clients")
-    if isinstance(clients, str) and clients.isdecimal():
-        clients = int(clients)  # some firmware writes numbers as text
-    if type(clients) is not int:
-        raise reply_error(f"{what}: field 'connected_clients' must be an integer")
+    try:
+        clients = _structure_int(data.get("connected_clients"), int)
+    except (TypeError, ValueError) as exc:
+        raise reply_error(f"{what}: field 'connected_clients': {exc}") from exc
+    if clients < 0:
+        raise reply_error(f"{what}: field 'connected_clients' is negative ({clients})")
     users = data.get("pbx_users", "")
     if isinstance(users, str):
         pbx = tuple(u.strip() for u in users.split(",") if u.strip())
@@ -202,4 +270,5 @@ def structure_server_status(data: Any) -> ServerStatus:
         process_uptime_text=process,
         server_uptime_text=server,
         config_time_text=config,
+        raw=data,
     )

@@ -123,7 +123,7 @@ async def test_rate_limited_retry_after_http_date_in_the_future() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("status", [199, 201, 202, 204, 304])
+@pytest.mark.parametrize("status", [199, 304])
 async def test_unexpected_success_status_is_a_protocol_error(status: int) -> None:
     error = await failure(httpx.Response(status, json=command_reply("power")))
     assert type(error) is ProtocolError
@@ -165,15 +165,13 @@ async def test_malformed_200_is_a_protocol_error(content: bytes) -> None:
         {"namespace": "power", "comm_obj": 12},
         {"guid": GUID, "comm_obj": 12},
         {},
-        {"namespace": "power", "guid": GUID, "comm_obj": "12"},
-        {"namespace": "power", "guid": GUID, "comm_obj": 12.0},
+        {"namespace": "power", "guid": GUID, "comm_obj": " 12"},
+        {"namespace": "power", "guid": GUID, "comm_obj": 12.5},
         {"namespace": "power", "guid": GUID, "comm_obj": True},
         {"namespace": "power", "guid": GUID, "comm_obj": None},
         {"namespace": "power", "guid": 123, "comm_obj": 12},
         {"namespace": ["power"], "guid": GUID, "comm_obj": 12},
-        {"namespace": "power", "guid": GUID, "comm_obj": 12, "status": "1"},
-        {"namespace": "power", "guid": GUID, "comm_obj": 12, "status": True},
-        {"namespace": "power", "guid": GUID, "comm_obj": 12, "status": [1]},
+        {"namespace": "power", "guid": GUID, "comm_obj": "12.5"},
         {"namespace": "power", "guid": OTHER_GUID, "comm_obj": 12},
     ],
 )
@@ -216,16 +214,16 @@ def server_status(site: Site) -> Awaitable[object]:
     [
         (light_status, command_reply("powerstatus")),
         (light_status, command_reply("powerstatus", status=2)),
-        (light_status, command_reply("powerstatus", status=1.0)),
+        (light_status, command_reply("powerstatus", status="on")),
         (light_status, command_reply("powerstatus", status=None)),
         (blind_height, command_reply("heightlevelstatus", status=101)),
         (blind_height, command_reply("heightlevelstatus", status=-1)),
         (blind_height, command_reply("heightlevelstatus", status=50.5)),
         (temperature, command_reply("actualtemp")),
-        (temperature, command_reply("actualtemp", status="21.5")),
+        (temperature, command_reply("actualtemp", status=" 21.5")),
         (knx_bit, {"namespace": "system/sendKNXbit", "value": 1}),
         (knx_bit, {"namespace": "system/sendKNXbit", "group": "1/0/1"}),
-        (knx_bit, {"namespace": "system/sendKNXbit", "group": "1/0/1", "value": "1"}),
+        (knx_bit, {"namespace": "system/sendKNXbit", "group": "1/0/1", "value": "one"}),
         (knx_bit, {"namespace": "system/sendKNXbit", "group": 101, "value": 1}),
         (server_status, {"namespace": "system/serverStatus"}),
         (server_status, {**command_reply("x"), "version": 1}),

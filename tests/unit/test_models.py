@@ -125,8 +125,12 @@ def test_missing_pbx_users_is_empty() -> None:
     assert structure_server_status(body).pbx_users == ()
 
 
-def test_connected_clients_written_as_text() -> None:
-    assert structure_server_status({**BODY, "connected_clients": "7"}).connected_clients == 7
+@pytest.mark.parametrize(("clients", "expected"), [("7", 7), (7.0, 7), ("7.0", 7), ("0", 0)])
+def test_connected_clients_in_other_forms(clients: Any, expected: int) -> None:
+    status = structure_server_status({**BODY, "connected_clients": clients})
+    assert status.connected_clients == expected
+    assert type(status.connected_clients) is int
+    assert status.raw["connected_clients"] == clients
 
 
 def test_unknown_fields_tolerated() -> None:
@@ -144,7 +148,8 @@ def test_unknown_fields_tolerated() -> None:
         {"server_uptime": None},
         {"config_time": 1700000000},
         {"connected_clients": None},
-        {"connected_clients": 4.0},
+        {"connected_clients": 4.5},
+        {"connected_clients": "4.5"},
         {"connected_clients": True},
         {"connected_clients": "-1"},
         {"connected_clients": "four"},
@@ -193,12 +198,12 @@ def test_knx_result_from_json() -> None:
     "body",
     [
         {"namespace": "power", "guid": "g"},
-        {"namespace": "power", "guid": "g", "comm_obj": "3"},
+        {"namespace": "power", "guid": "g", "comm_obj": "3.5"},
         {"namespace": "power", "guid": "g", "comm_obj": 3.5},
         {"namespace": "power", "guid": "g", "comm_obj": False},
         {"namespace": "power", "guid": None, "comm_obj": 3},
-        {"namespace": "power", "guid": "g", "comm_obj": 3, "status": "on"},
-        {"namespace": "power", "guid": "g", "comm_obj": 3, "status": False},
+        {"namespace": "power", "guid": "g", "comm_obj": " 3"},
+        {"namespace": "power", "guid": "g", "comm_obj": "three"},
         [],
         "power",
     ],
