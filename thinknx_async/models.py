@@ -129,10 +129,14 @@ def _parse_config_time(text: str) -> datetime | None:
 
 
 def _structure_number(value: Any, _: Any) -> Number:
+    if type(value) is int:
+        return value  # the common case, first
     return parse_number(value)
 
 
 def _structure_int(value: Any, _: Any) -> int:
+    if type(value) is int:
+        return value  # the common case, first
     number = parse_number(value)
     whole = exact_int(number)
     if whole is None:
