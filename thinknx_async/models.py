@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import NoneType, UnionType
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -25,15 +25,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from ._numbers import Number, exact_int, json_type, parse_number
 from .errors import ProtocolError
 
-__all__ = [
-    "CommandResult",
-    "KnxResult",
-    "ServerStatus",
-    "parse_uptime",
-    "reply_error",
-    "structure",
-]
-
+__all__ = ["CommandResult", "KnxResult", "ServerStatus", "parse_uptime", "reply_error", "structure"]
 
 _T = TypeVar("_T")
 
@@ -151,7 +143,7 @@ def _structure_str(value: Any, _: Any) -> str:
 
 
 def _is_optional(kind: Any) -> bool:
-    return isinstance(kind, UnionType) and NoneType in get_args(kind)
+    return get_origin(kind) in (Union, UnionType) and NoneType in get_args(kind)
 
 
 def _optional_hook(kind: Any, converter: cattrs.Converter) -> Any:
