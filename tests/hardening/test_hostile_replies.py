@@ -57,7 +57,8 @@ json_values = st.recursive(
     ),
     max_leaves=6,
 )
-#: Values of a type no reply field may have (``status`` takes a number or null).
+#: Values of a type no reply field may have (an unreadable ``status`` of a command is ``None``,
+#: so those replies are valid and filtered out by the check below).
 WRONG: dict[str, st.SearchStrategy[Any]] = {
     "namespace": st.none() | st.booleans() | st.integers() | st.lists(st.text(), max_size=2),
     "guid": st.none() | st.booleans() | st.integers() | st.dictionaries(st.text(), st.text()),
