@@ -268,16 +268,16 @@ class Workload:
     def __init__(self, sites: list[tuple[Site, dict[str, Any]]], seed: int) -> None:
         self.sites = sites
         self.rng = random.Random(seed)
-        self.next_group = 0
+        self.next_group = 1  # 0/0/0 is KNX's broadcast address
 
     def _group(self) -> str:
         # Every telegram gets a KNX group address of its own (the counters are per address):
-        # 32 x 8 x 256 three-level addresses, then two-level ones.
+        # 32 x 8 x 256 three-level addresses, then two-level ones (0/0 skipped as well).
         n = self.next_group
         self.next_group += 1
         if n < 32 * 8 * 256:
             return f"{n // 2048}/{(n // 256) % 8}/{n % 256}"
-        n -= 32 * 8 * 256
+        n -= 32 * 8 * 256 - 1
         return f"{(n // 2048) % 32}/{n % 2048}"
 
     def command(self) -> Command:

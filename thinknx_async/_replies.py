@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from .errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
+    CertificateError,
     ConnectError,
     DeviceNotFoundError,
     ExecutionError,
@@ -126,8 +128,25 @@ def _first_message(exc: BaseException) -> str:
     return ""
 
 
+def _certificate_failure(exc: BaseException) -> str | None:
+    """OpenSSL's reason, when a certificate rejection is along ``exc``'s causes."""
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None:
+            break
+        # aiohttp's own certificate error subclasses ssl's but has no verify_message: go on
+        # to the ssl error it was raised from.
+        if isinstance(link, ssl.SSLCertVerificationError) and hasattr(link, "verify_message"):
+            return str(link.verify_message or link.reason or "certificate verify failed")
+        link = link.__cause__ or link.__context__
+    return None
+
+
 def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
     """The typed error for an httpx failure (chain it with ``from exc``)."""
+    reason = _certificate_failure(exc)
+    if reason is not None:
+        return CertificateError(f"{what}: TLS certificate rejected ({reason})", reason)
     detail = type(exc).__name__ + (f": {redact(text)}" if (text := _first_message(exc)) else "")
     error: TransportError
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):

@@ -15,7 +15,15 @@ import attrs
 from . import _endpoints as ep
 from ._endpoints import Endpoint, check_guid
 from ._numbers import exact_int
-from .knx import GroupAddress, check_bit, check_byte, check_percent, format_decimal, format_dpt9
+from .knx import (
+    GroupAddress,
+    check_bit,
+    check_byte,
+    check_group,
+    check_percent,
+    format_dpt9,
+    format_setpoint,
+)
 from .models import CommandResult, KnxResult, reply_error, structure
 
 if TYPE_CHECKING:
@@ -137,8 +145,11 @@ class Thermostat(Device):
     async def set_setpoint(
         self, celsius: float | int | Decimal, *, feedback: bool = False
     ) -> CommandResult:
-        """Set the target temperature (``setpoint``), sent as a plain decimal such as ``20.5``."""
-        value = format_decimal(celsius, what="setpoint")
+        """Set the target temperature (``setpoint``), sent as a plain decimal such as ``20.5``.
+
+        ``celsius`` must lie within DPT 9.001's range, -273..670760 °C.
+        """
+        value = format_setpoint(celsius)
         return await self._send(ep.SETPOINT, f"guid={self.guid}&cmd={value}", feedback)
 
 
@@ -193,21 +204,35 @@ class Knx:
     def __repr__(self) -> str:
         return f"<Knx on {self.site.name!r}>"
 
-    async def _send(self, endpoint: Endpoint, group: str | GroupAddress, value: str) -> KnxResult:
-        address = str(GroupAddress.parse(group))
+    async def _send(
+        self, endpoint: Endpoint, group: str | GroupAddress, value: str, allow_broadcast: bool
+    ) -> KnxResult:
+        address = str(check_group(group, allow_broadcast=allow_broadcast))
         body = await self.site.request(endpoint, f"group={address}&value={value}")
         return structure(body, KnxResult, what=f"{endpoint.controller} reply")
 
-    async def send_bit(self, group: str | GroupAddress, value: int | bool) -> KnxResult:
-        """Send a DPT 1 (1-bit) telegram: ``value`` 0 or 1."""
-        return await self._send(ep.KNX_BIT, group, str(check_bit(value)))
+    async def send_bit(
+        self, group: str | GroupAddress, value: int | bool, *, allow_broadcast: bool = False
+    ) -> KnxResult:
+        """Send a DPT 1 (1-bit) telegram: ``value`` 0 or 1.
 
-    async def send_byte(self, group: str | GroupAddress, value: int) -> KnxResult:
+        ``0/0/0`` is KNX's broadcast address, heard by every device on the bus: it is refused
+        unless ``allow_broadcast=True`` (the same holds for every ``send_*`` method).
+        """
+        return await self._send(ep.KNX_BIT, group, str(check_bit(value)), allow_broadcast)
+
+    async def send_byte(
+        self, group: str | GroupAddress, value: int, *, allow_broadcast: bool = False
+    ) -> KnxResult:
         """Send a DPT 5 (1-byte unsigned) telegram: ``value`` 0..255."""
-        return await self._send(ep.KNX_BYTE, group, str(check_byte(value)))
+        return await self._send(ep.KNX_BYTE, group, str(check_byte(value)), allow_broadcast)
 
     async def send_float(
-        self, group: str | GroupAddress, value: float | int | Decimal
+        self,
+        group: str | GroupAddress,
+        value: float | int | Decimal,
+        *,
+        allow_broadcast: bool = False,
     ) -> KnxResult:
         """Send a DPT 9 (2-byte float) telegram: ``value`` within -671088.64..670760.96."""
-        return await self._send(ep.KNX_FLOAT, group, format_dpt9(value))
+        return await self._send(ep.KNX_FLOAT, group, format_dpt9(value), allow_broadcast)

@@ -13,6 +13,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ConnectError",
     "DeviceNotFoundError",
     "ExecutionError",
@@ -61,6 +62,18 @@ class ConnectError(TransportError):
     """No connection could be opened (refused, unreachable, DNS, TLS handshake)."""
 
     never_sent = True
+
+
+class CertificateError(ConnectError):
+    """The server's TLS certificate was rejected (untrusted, expired, for another host...).
+
+    Never retried: it cannot heal by itself. ``reason`` is OpenSSL's reason, such as
+    ``"certificate has expired"``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):

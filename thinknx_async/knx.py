@@ -13,7 +13,7 @@ import attrs
 
 from .errors import ValidationError
 
-__all__ = ["DPT9_MAX", "DPT9_MIN", "GroupAddress", "format_decimal"]
+__all__ = ["DPT9_MAX", "DPT9_MIN", "SETPOINT_MAX", "SETPOINT_MIN", "GroupAddress", "format_decimal"]
 
 DPT9_MIN: Final = -671088.64
 DPT9_MAX: Final = 670760.96
@@ -21,6 +21,10 @@ DPT9_MAX: Final = 670760.96
 # float is 670760.9599999999627...), so comparing against them would refuse the maximum itself.
 _DPT9_MIN_EXACT: Final = Decimal("-671088.64")
 _DPT9_MAX_EXACT: Final = Decimal("670760.96")
+# DPT 9.001 (temperature, °C): the 2-byte float range, bounded below by absolute zero as the
+# KNX standard bounds it. A setpoint outside it cannot be a temperature any device holds.
+SETPOINT_MIN: Final = -273
+SETPOINT_MAX: Final = 670760
 
 
 @attrs.frozen(slots=True)
@@ -68,6 +72,11 @@ class GroupAddress:
             return cls(numbers[0], None, numbers[1])
         return cls(numbers[0], numbers[1], numbers[2])
 
+    @property
+    def is_broadcast(self) -> bool:
+        """Whether this is ``0/0/0`` (or ``0/0``): KNX's broadcast, heard by every device."""
+        return self.main == 0 and not self.middle and self.sub == 0
+
     def __str__(self) -> str:
         if self.middle is None:
             return f"{self.main}/{self.sub}"
@@ -82,7 +91,10 @@ def format_decimal(value: float | int | Decimal, *, what: str = "value") -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValidationError(f"{what} must be a number, got {type(value).__name__}")
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # over Python's int-to-text digit limit
+            raise ValidationError(f"{what} is too large to send") from None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValidationError(f"{what} must be finite, got {value!r}")
@@ -124,3 +136,29 @@ def format_dpt9(value: float | int | Decimal) -> str:
     if not _DPT9_MIN_EXACT <= Decimal(text) <= _DPT9_MAX_EXACT:
         raise ValidationError(f"DPT 9 value {text} is outside {DPT9_MIN}..{DPT9_MAX}")
     return text
+
+
+def format_setpoint(value: float | int | Decimal) -> str:
+    """A temperature setpoint in °C within DPT 9.001's range (-273..670760), for the wire."""
+    text = format_decimal(value, what="setpoint")
+    if not SETPOINT_MIN <= Decimal(text) <= SETPOINT_MAX:
+        raise ValidationError(
+            f"setpoint {_short(text)} is outside {SETPOINT_MIN}..{SETPOINT_MAX} °C"
+        )
+    return text
+
+
+def _short(text: str) -> str:
+    """A number's text for a message, cut when it is absurdly long (1e300 has 301 digits)."""
+    return text if len(text) <= 24 else f"{Decimal(text):.3e}"
+
+
+def check_group(group: str | GroupAddress, *, allow_broadcast: bool) -> GroupAddress:
+    """A telegram's destination: ``0/0/0`` (broadcast) only when explicitly allowed."""
+    address = GroupAddress.parse(group)
+    if address.is_broadcast and not allow_broadcast:
+        raise ValidationError(
+            f"group address {address} is KNX's broadcast address, heard by every device on the "
+            "bus: pass allow_broadcast=True to send to it"
+        )
+    return address

@@ -23,7 +23,14 @@ import anyio
 import attrs
 import tenacity
 
-from .errors import RateLimitedError, ServerError, ThinknxError, TransportError, ValidationError
+from .errors import (
+    CertificateError,
+    RateLimitedError,
+    ServerError,
+    ThinknxError,
+    TransportError,
+    ValidationError,
+)
 
 __all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
 
@@ -62,10 +69,13 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
     | 429 ``RateLimitedError``                         | retry      | retry          |
     | connection never opened (``ConnectError``...)    | retry      | retry          |
     | 5xx, read timeout, connection dropped mid-reply  | retry      | never          |
+    | TLS certificate rejected (``CertificateError``)  | never      | never          |
     | anything else (400, 403, 404, bad reply...)      | never      | never          |
     """
     if isinstance(error, RateLimitedError):
         return True
+    if isinstance(error, CertificateError):
+        return False
     if isinstance(error, TransportError):
         return error.never_sent or idempotent
     return isinstance(error, ServerError) and idempotent

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "USE_SESSION_DEFAULT",
     "InsecureCredentialsWarning",
+    "InsecureTLSWarning",
     "Session",
     "UseSessionDefault",
 ]
@@ -54,6 +55,10 @@ USE_SESSION_DEFAULT: Final = UseSessionDefault.USE_SESSION_DEFAULT
 
 class InsecureCredentialsWarning(UserWarning):
     """Credentials will travel in clear text (the ``auth="query"`` mode over plain HTTP)."""
+
+
+class InsecureTLSWarning(UserWarning):
+    """TLS certificates are not verified (``Session(verify=False)``)."""
 
 
 # Every header a client would add on its own is named, so none is: replies are never compressed.
@@ -105,7 +110,10 @@ class Session:
     - ``verify``: TLS verification: ``True``, ``False``, a CA file path or an ``ssl.SSLContext``.
     - ``method``: ``"GET"`` or ``"POST"`` (form body) for every site, unless a site says otherwise.
     - ``max_reply_size``: a reply larger than this many bytes is a ``ProtocolError``.
-    - ``cloud_url``: the root of the Thinknx cloud for :meth:`cloud` (default :data:`CLOUD_URL`).
+    - ``cloud_url``: the root of the Thinknx cloud for :meth:`cloud` (default :data:`CLOUD_URL`),
+      checked like a relay's root: ``https://`` (``http://`` only with ``allow_insecure=True``),
+      no credentials, query or fragment.
+    - ``allow_insecure``: accept a plain-``http://`` ``cloud_url`` (a test server).
     - ``transport``: ``"httpx"`` (default; asyncio and trio) or ``"aiohttp"`` (faster; asyncio
       only; needs the ``aiohttp`` extra). With aiohttp the read timeout bounds the whole
       exchange, from sending the request to the last byte of the reply, instead of each wait
@@ -128,6 +136,7 @@ class Session:
         cloud_url: str = CLOUD_URL,
         max_reply_size: int = 1 << 20,
         transport: Literal["httpx", "aiohttp"] = "httpx",
+        allow_insecure: bool = False,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ValidationError("rate_limit must be a RateLimit or None")
@@ -141,7 +150,7 @@ class Session:
             None if max_in_flight is None else _positive_int("max_in_flight", max_in_flight)
         )
         self.max_reply_size = _positive_int("max_reply_size", max_reply_size)
-        self._cloud_url = cloud_url.rstrip("/")
+        self._cloud_url = relay_root(cloud_url, allow_insecure=allow_insecure, what="cloud_url")
         self._relay_buckets: dict[str, TokenBucket] = {}
         self._secrets: Counter[str] = Counter()
         self._loop: object | None = None
@@ -158,6 +167,13 @@ class Session:
         """The connection pool every request of this session goes through."""
         if http_client is None:
             _positive_int("max_connections", max_connections)
+            if verify is False:
+                warnings.warn(
+                    "verify=False: TLS certificates are not checked, so anyone on the path can "
+                    "pose as the server and read the key or the password",
+                    InsecureTLSWarning,
+                    stacklevel=2,
+                )
             self.pool = open_pool(transport, defaults, verify, max_connections, pool_size)
         else:
             self.pool = ClientPool(http_client, defaults)

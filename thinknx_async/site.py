@@ -63,6 +63,7 @@ class Site:
         "_method",
         "_prefixes",
         "_rate_limit",
+        "_refused_until",
         "_relay_bucket",
         "_session",
         "_shown",
@@ -101,6 +102,7 @@ class Site:
         self._in_flight: anyio.Semaphore | None = None
         self._method: Method = method
         self._prefixes: dict[str, str] = {}
+        self._refused_until = 0.0  # after a 429 asking for more than max_retry_after
         self.name = name if name is not None else self.url
         """A label for messages and reports; the masked base URL when none was given."""
 
@@ -193,6 +195,8 @@ class Site:
         """
         self._session._check_usable()
         started = time.monotonic()
+        if self._refused_until > started:
+            raise self._refusal(endpoint, self._refused_until - started)
         try:
             return await self._attempt(endpoint, query, feedback)
         except ThinknxError as error:
@@ -208,6 +212,30 @@ class Site:
                 )
             error.attempts = 1
             raise
+
+    def _refusal(self, endpoint: Endpoint, remaining: float) -> RateLimitedError:
+        """The error of a call refused, unsent, while a long Retry-After holds the site."""
+        limit = self._session.retry.max_retry_after
+        return RateLimitedError(
+            f"{self.name}: {endpoint.controller}: not sent: the server asked this site to wait "
+            f"longer than max_retry_after ({limit:g} s); calls are refused for {remaining:.1f} s "
+            "more",
+            status_code=429,
+            retry_after=remaining,
+        )
+
+    def _note_retry_after(self, retry_after: float | None) -> float | None:
+        """The pause a 429 imposes here: at most ``max_retry_after``; beyond it, a refusal.
+
+        A server asking for more (``Retry-After: 99999999``, a date years ahead) gets its 429
+        raised at once; the site then refuses calls, without sending and without blocking, for
+        ``max_retry_after`` seconds, and tries again after that.
+        """
+        limit = self._session.retry.max_retry_after
+        if retry_after is None or retry_after <= limit:
+            return retry_after
+        self._refused_until = time.monotonic() + limit
+        return limit
 
     def _prefix(self, controller: str) -> str:
         prefix = self._prefixes.get(controller)
@@ -278,8 +306,9 @@ class Site:
         try:
             body = decode_reply(status, reply_headers, content, what)
         except RateLimitedError as error:
+            pause = self._note_retry_after(error.retry_after)
             if bucket is not None:
-                bucket.record_rate_limited(granted, error.retry_after)
+                bucket.record_rate_limited(granted, pause)
             if stats is not None:
                 stats.rate_limited += 1
             raise

@@ -47,6 +47,7 @@ LAUNCHER = """\
 import os, runpy, sys
 from thinknx_async import Session
 Session.__init__.__kwdefaults__["cloud_url"] = os.environ["DOCS_TEST_CLOUD_URL"]
+Session.__init__.__kwdefaults__["allow_insecure"] = True
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """

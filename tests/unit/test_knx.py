@@ -152,6 +152,41 @@ async def test_group_is_sent_in_its_plain_form(group: GroupAddress | str, sent: 
     assert result.value == 9
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("send", SENDS)
+@pytest.mark.parametrize("group", ["0/0/0", "0/0", GroupAddress(0, 0, 0), "00/0/000"])
+async def test_broadcast_needs_an_explicit_opt_in(send: str, group: Any) -> None:
+    """0/0/0 reaches every device on the bus: refused unless allow_broadcast=True."""
+    async with quiet_session() as session:
+        site: Site = make_site(session, "cloud")
+        with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+            router.route().mock(return_value=httpx.Response(500))
+            with pytest.raises(ValidationError, match=r"broadcast.*allow_broadcast=True"):
+                await SENDS[send](site, group)
+            assert router.calls.call_count == 0
+
+
+@pytest.mark.anyio
+async def test_broadcast_is_sent_when_allowed() -> None:
+    async with quiet_session() as session:
+        site = make_site(session, "cloud")
+        with respx.mock(assert_all_mocked=True) as router:
+            body = {"namespace": "system/sendKNXbit", "group": "0/0/0", "value": 1}
+            router.route().mock(return_value=httpx.Response(200, json=body))
+            result = await site.knx.send_bit("0/0/0", 1, allow_broadcast=True)
+            assert router.calls.last.request.url.query == b"group=0/0/0&value=1"
+    assert result.group == "0/0/0"
+
+
+@pytest.mark.parametrize(
+    ("text", "broadcast"),
+    [("0/0/0", True), ("0/0", True), ("0/0/1", False), ("0/1/0", False), ("1/0/0", False),
+     ("0/1", False)],
+)  # fmt: skip
+def test_is_broadcast(text: str, broadcast: bool) -> None:
+    assert GroupAddress.parse(text).is_broadcast is broadcast
+
+
 def test_addresses_are_hashable_values() -> None:
     assert GroupAddress.parse("1/0/1") == GroupAddress(1, 0, 1)
     assert len({GroupAddress.parse("1/0/1"), GroupAddress(1, 0, 1), GroupAddress(1, None, 1)}) == 2

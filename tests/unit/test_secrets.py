@@ -73,7 +73,6 @@ OUTCOMES: dict[str, Outcome] = {
     "401": answer(httpx.Response(401)),
     "403": answer(httpx.Response(403)),
     "404": answer(httpx.Response(404, json={"error": "device not found"})),
-    "429": answer(httpx.Response(429, headers={"retry-after": "120"})),
     "500": answer(httpx.Response(500)),
     "418": answer(httpx.Response(418)),
     "201": answer(httpx.Response(201, json={})),
@@ -89,6 +88,8 @@ OUTCOMES: dict[str, Outcome] = {
     "remote-protocol": answer(httpx.RemoteProtocolError("Server disconnected")),
     "redirect-away": answer(httpx.Response(302, headers={"location": AWAY})),
     "redirect-no-location": answer(httpx.Response(302)),
+    # Last: over max_retry_after, so the site then refuses calls (their messages are shown too).
+    "429": answer(httpx.Response(429, headers={"retry-after": "120"})),
 }
 
 CALLS: dict[str, Callable[[Site], Awaitable[object]]] = {

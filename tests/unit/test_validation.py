@@ -222,7 +222,7 @@ async def test_dpt9_refused_examples(value: Any) -> None:
 
 @pytest.mark.anyio
 @SETTINGS
-@given(value=st.floats(allow_nan=False, allow_infinity=False))
+@given(value=st.floats(min_value=-273, max_value=670760))
 async def test_setpoint_is_sent_as_a_plain_decimal(value: float) -> None:
     query = await sent_query(lambda s: s.thermostat(GUID).set_setpoint(value))
     assert query.startswith(f"guid={GUID}&cmd=")
@@ -232,8 +232,8 @@ async def test_setpoint_is_sent_as_a_plain_decimal(value: float) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("value", "sent"),
-    [(20.5, "20.5"), (21, "21"), (1e22, "10000000000000000000000"), (-5.25, "-5.25"),
-     (Decimal("19.0"), "19"), (0.1 + 0.2, "0.30000000000000004")],
+    [(20.5, "20.5"), (21, "21"), (670760, "670760"), (-273, "-273"), (-5.25, "-5.25"),
+     (Decimal("19.0"), "19"), (0.1 + 0.2, "0.30000000000000004"), (1e-5, "0.00001")],
 )  # fmt: skip
 async def test_setpoint_examples(value: float | int | Decimal, sent: str) -> None:
     query = await sent_query(lambda s: s.thermostat(GUID).set_setpoint(value))
@@ -242,10 +242,21 @@ async def test_setpoint_examples(value: float | int | Decimal, sent: str) -> Non
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "value", [math.nan, math.inf, -math.inf, Decimal("NaN"), True, "20.5", "20,5", None]
-)
+    "value",
+    [math.nan, math.inf, -math.inf, Decimal("NaN"), True, "20.5", "20,5", None, 1e300, -1000,
+     1e22, -273.01, 670760.5, Decimal("-273.0000001"), pytest.param(10**5000, id="10**5000")],
+)  # fmt: skip
 async def test_setpoint_refused(value: Any) -> None:
     await assert_refused(lambda s: s.thermostat(GUID).set_setpoint(value))
+
+
+@pytest.mark.anyio
+async def test_setpoint_message_stays_short() -> None:
+    """A setpoint of 1e300 is refused with a readable number, not its 301 digits."""
+    async with quiet_session() as session:
+        refused = r"setpoint 1\.000e\+300 is outside -273\.\.670760"
+        with pytest.raises(ValidationError, match=refused):
+            await make_site(session, "cloud").thermostat(GUID).set_setpoint(1e300)
 
 
 # GUIDs ----------------------------------------------------------------------------------------
