@@ -1,0 +1,106 @@
+"""Apache httpd as the local form: mod_auth_digest and mod_auth_basic, non-ASCII passwords."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import anyio
+import pytest
+
+from thinknx_async import AuthenticationError, RetryPolicy, Session, Site
+from thinknx_async.simulator import Simulator, SimulatorThread
+
+from ..conftest import Transport
+from ..integration.test_endpoints import drive_every_endpoint
+from .apache import ApacheLocal, apache_local
+from .conftest import PASSWORD, USERNAME, Servers
+
+pytestmark = pytest.mark.anyio
+
+Auth = Literal["digest", "basic"]
+AUTHS: list[Auth] = ["digest", "basic"]
+
+
+def local_site(session: Session, apache: ApacheLocal, auth: Auth, password: str) -> Site:
+    port = apache.digest_port if auth == "digest" else apache.basic_port
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither mode may warn
+        return session.local(
+            "127.0.0.1", port=port, username=USERNAME, password=password, auth=auth
+        )
+
+
+def session_for(transport: Transport, method: str = "GET") -> Session:
+    return Session(
+        rate_limit=None,
+        method=method,  # type: ignore[arg-type]
+        retry=RetryPolicy(max_attempts=1),
+        transport=transport,
+    )
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_every_endpoint_through_apache(
+    auth: Auth,
+    method: str,
+    transport: Transport,
+    simulator: tuple[Simulator, SimulatorThread],
+    apache: ApacheLocal,
+) -> None:
+    sim, server = simulator
+    seen = len(apache.access_log())
+    async with session_for(transport, method) as session:
+        site = local_site(session, apache, auth, PASSWORD)
+        await drive_every_endpoint(site, server.manifest()["sites"][0], sim)
+    log = apache.access_log(at_least=seen + 1)[seen:]
+    challenges = [line for line in log if line.startswith("401 ")]
+    # Digest: one challenge for the site's first request, its answer reused after that.
+    # Basic: the header goes with every request, never challenged.
+    assert len(challenges) == (1 if auth == "digest" else 0)
+    if auth == "digest":
+        assert 'qop=\\"auth\\"' in challenges[0] and "algorithm=MD5" in challenges[0]
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+async def test_a_wrong_password_is_an_authentication_error(
+    auth: Auth,
+    transport: Transport,
+    simulator: tuple[Simulator, SimulatorThread],
+    apache: ApacheLocal,
+) -> None:
+    sim, server = simulator
+    guid = server.manifest()["sites"][0]["devices"]["light"][0]
+    before = sim.counters.executed(guid)
+    wrong = PASSWORD[:-1] + "x"  # one character off, past the non-ASCII ones
+    async with session_for(transport) as session:
+        site = local_site(session, apache, auth, wrong)
+        with pytest.raises(AuthenticationError) as refused:
+            await site.light(guid).turn_on()
+    assert refused.value.status_code == 401  # Apache says 401 again; the spec's server, 403
+    assert wrong not in str(refused.value) and wrong not in repr(refused.value)
+    assert sim.counters.executed(guid) == before
+
+
+async def test_a_stale_nonce_is_renewed_without_an_error(
+    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+) -> None:
+    sim, server = simulator
+    entry = server.manifest()["sites"][0]
+    lifetime = 3
+    apache = servers.start(
+        apache_local(server.relay_url, entry["key"], {USERNAME: PASSWORD}, nonce_lifetime=lifetime)
+    )
+    guid = entry["devices"]["light"][0]
+    before = sim.counters.executed(guid, "power")
+    async with session_for(transport) as session:
+        light = local_site(session, apache, "digest", PASSWORD).light(guid)
+        await light.turn_on()
+        await anyio.sleep(lifetime + 1)  # Apache now calls the nonce stale
+        await light.turn_off()
+    assert sim.counters.executed(guid, "power") == before + 2
+    log = apache.access_log(at_least=4)
+    assert [line.split()[0] for line in log] == ["401", "200", "401", "200"]
+    assert "stale=true" not in log[0]
+    assert "stale=true" in log[2]
