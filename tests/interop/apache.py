@@ -4,7 +4,7 @@
 (``httpd`` elsewhere) on two free 127.0.0.1 ports and stops it on exit:
 
 * the Digest port answers ``/api/V1/...`` behind ``mod_auth_digest`` (qop=auth, MD5, nonces
-  that go stale after ``nonce_lifetime`` seconds);
+  that go stale after ``nonce_lifetime`` seconds, nonce counts checked on request);
 * the Basic port answers the same behind ``mod_auth_basic``.
 
 Apache checks the credentials itself (against files written here, passwords as UTF-8) and
@@ -104,6 +104,7 @@ def render_config(
     key: str,
     realm: str,
     nonce_lifetime: int,
+    nc_check: bool,
 ) -> str:
     """The whole httpd.conf (every path inside ``directory``)."""
     d = directory
@@ -135,6 +136,7 @@ Listen 127.0.0.1:{basic_port}
         AuthUserFile "{d}/digest.users"
         AuthDigestDomain /api/V1/
         AuthDigestNonceLifetime {nonce_lifetime}
+        AuthDigestNcCheck {"On" if nc_check else "Off"}
         Require valid-user
     </Location>
     {proxy}
@@ -160,9 +162,11 @@ def apache_local(
     *,
     realm: str = "Thinknx",
     nonce_lifetime: int = 300,
+    nc_check: bool = False,
 ) -> Iterator[ApacheLocal]:
     """Run Apache as the local form of the server behind ``origin``'s ``key`` until the block
-    ends; ``users`` maps each user name to its password.
+    ends; ``users`` maps each user name to its password. ``nc_check`` turns on
+    ``AuthDigestNcCheck`` (refuse a nonce count not above the highest seen for its nonce).
 
     Raises ServerUnavailable when Apache or its modules are missing, ServerStartError (with
     Apache's log) when it does not start.
@@ -179,7 +183,9 @@ def apache_local(
 
         def launch(ports: list[int]) -> ServerProcess:
             pair = (ports[0], ports[1])
-            conf.write_text(render_config(d, modules, pair, origin, key, realm, nonce_lifetime))
+            conf.write_text(
+                render_config(d, modules, pair, origin, key, realm, nonce_lifetime, nc_check)
+            )
             return ServerProcess(
                 "apache",
                 [binary, "-d", str(d), "-f", str(conf), "-DFOREGROUND"],
