@@ -88,16 +88,17 @@ class ServerProcess:
         command: Sequence[str],
         *,
         ports: Sequence[int],
-        pid_file: Path,
-        logs: Sequence[Path],
         directory: Path,
+        pid_file: str | Path,
+        logs: Sequence[str | Path] = ("error.log", "access.log"),
     ) -> None:
+        """``pid_file`` and ``logs`` are file names in ``directory`` (or absolute paths)."""
         self.name = name
         self.command = list(command)
         self.ports = list(ports)
-        self.pid_file = pid_file
-        self.logs = list(logs)
         self.directory = directory
+        self.pid_file = directory / pid_file
+        self.logs = [directory / log for log in logs]
         self.output = directory / f"{name}.output.log"
         self._process: subprocess.Popen[bytes] | None = None
 

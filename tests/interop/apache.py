@@ -121,9 +121,11 @@ LogLevel warn auth_digest:info
 {loads}
 {_privileges()}StartServers 1
 ServerLimit 1
-ThreadLimit 16
-ThreadsPerChild 16
-MaxRequestWorkers 16
+ThreadLimit 32
+ThreadsPerChild 32
+MaxRequestWorkers 32
+MinSpareThreads 1
+MaxSpareThreads 32
 LogFormat "%>s %m %U \\"%{{WWW-Authenticate}}o\\"" thinknx
 CustomLog "{d}/access.log" thinknx
 Listen 127.0.0.1:{digest_port}
@@ -190,9 +192,8 @@ def apache_local(
                 "apache",
                 [binary, "-d", str(d), "-f", str(conf), "-DFOREGROUND"],
                 ports=ports,
-                pid_file=d / "httpd.pid",
-                logs=[d / "error.log", d / "access.log"],
                 directory=d,
+                pid_file="httpd.pid",
             )
 
         process = start_with_free_ports(2, launch)

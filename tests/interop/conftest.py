@@ -13,11 +13,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-from thinknx_async.simulator import Project, Simulator, SimulatorConfig, SimulatorThread
+from thinknx_async import RetryPolicy, Session
+from thinknx_async.simulator import Simulator, SimulatorThread
 
+from ..conftest import Transport
+from ..integration.conftest import plain_server
 from ._process import ServerStartError, ServerUnavailable
 from .apache import ApacheLocal, apache_local
 from .nginx import NginxRelay, local_routes, nginx_relay
+
+__all__ = ["plain_server"]  # the simulator behind every server here: three sites, one local
 
 USERNAME = "service"
 PASSWORD = "Grüße-€-ключ-🔑"
@@ -56,18 +61,16 @@ class Servers:
         return server
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[Simulator, SimulatorThread]]:
-    """Three sites over plain HTTP; the first also answers in local form on its own port."""
-    sim = Simulator(Project.generate(sites=3, seed=7), SimulatorConfig(local_ports=1))
-    with SimulatorThread(sim) as server:
-        yield sim, server
+def apache_for(server: SimulatorThread, **options: Any) -> AbstractContextManager[ApacheLocal]:
+    """Apache's launcher for site 0 of ``server``, ``USERNAME`` with ``PASSWORD``."""
+    key = server.manifest()["sites"][0]["key"]
+    return apache_local(server.relay_url, key, {USERNAME: PASSWORD}, **options)
 
 
 @pytest.fixture(scope="module")
-def relay(simulator: tuple[Simulator, SimulatorThread]) -> Iterator[NginxRelay]:
+def relay(plain_server: tuple[Simulator, SimulatorThread]) -> Iterator[NginxRelay]:
     """nginx as the TLS relay: site 0 by its local form, the other keys by the relay form."""
-    _, server = simulator
+    _, server = plain_server
     with ExitStack() as stack:
         yield started(
             nginx_relay(local_routes(server.manifest()), relay_origin=server.relay_url), stack
@@ -75,12 +78,23 @@ def relay(simulator: tuple[Simulator, SimulatorThread]) -> Iterator[NginxRelay]:
 
 
 @pytest.fixture(scope="module")
-def apache(simulator: tuple[Simulator, SimulatorThread]) -> Iterator[ApacheLocal]:
+def apache(plain_server: tuple[Simulator, SimulatorThread]) -> Iterator[ApacheLocal]:
     """Apache as site 0's local form, with Digest and Basic for ``USERNAME``/``PASSWORD``."""
-    _, server = simulator
-    key = server.manifest()["sites"][0]["key"]
     with ExitStack() as stack:
-        yield started(apache_local(server.relay_url, key, {USERNAME: PASSWORD}), stack)
+        yield started(apache_for(plain_server[1]), stack)
+
+
+def session_for(
+    transport: Transport, *, method: str = "GET", verify: Any = True, attempts: int = 1
+) -> Session:
+    """A session that sends each call ``attempts`` times at most, unthrottled."""
+    return Session(
+        rate_limit=None,
+        verify=verify,
+        method=method,  # type: ignore[arg-type]
+        retry=RetryPolicy(max_attempts=attempts, backoff=0.0),
+        transport=transport,
+    )
 
 
 @pytest.fixture

@@ -255,9 +255,8 @@ def nginx_relay(
                 "nginx",
                 [binary, "-p", str(d), "-c", str(conf)],
                 ports=ports,
-                pid_file=d / "nginx.pid",
-                logs=[d / "error.log", d / "access.log"],
                 directory=d,
+                pid_file="nginx.pid",
             )
 
         process = start_with_free_ports(2, launch)

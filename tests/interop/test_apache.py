@@ -8,14 +8,14 @@ from typing import Literal
 import anyio
 import pytest
 
-from thinknx_async import AuthenticationError, RetryPolicy, Session, Site
+from thinknx_async import AuthenticationError, Session, Site
 from thinknx_async.simulator import Simulator, SimulatorThread
 
 from ..conftest import Transport
 from ..integration.test_endpoints import drive_every_endpoint
 from ._reorder import reorder
-from .apache import ApacheLocal, apache_local
-from .conftest import PASSWORD, USERNAME, Servers
+from .apache import ApacheLocal
+from .conftest import PASSWORD, USERNAME, Servers, apache_for, session_for
 
 pytestmark = pytest.mark.anyio
 
@@ -23,22 +23,28 @@ Auth = Literal["digest", "basic"]
 AUTHS: list[Auth] = ["digest", "basic"]
 
 
-def local_site(session: Session, apache: ApacheLocal, auth: Auth, password: str) -> Site:
-    port = apache.digest_port if auth == "digest" else apache.basic_port
+def local_site(
+    session: Session,
+    apache: ApacheLocal,
+    auth: Auth,
+    password: str = PASSWORD,
+    *,
+    port: int | None = None,
+    max_in_flight: int | None = None,
+) -> Site:
+    """The site Apache guards (on ``port``, when something sits between)."""
+    if port is None:
+        port = apache.digest_port if auth == "digest" else apache.basic_port
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # neither mode may warn
         return session.local(
-            "127.0.0.1", port=port, username=USERNAME, password=password, auth=auth
+            "127.0.0.1",
+            port=port,
+            username=USERNAME,
+            password=password,
+            auth=auth,
+            max_in_flight=max_in_flight,
         )
-
-
-def session_for(transport: Transport, method: str = "GET") -> Session:
-    return Session(
-        rate_limit=None,
-        method=method,  # type: ignore[arg-type]
-        retry=RetryPolicy(max_attempts=1),
-        transport=transport,
-    )
 
 
 @pytest.mark.parametrize("auth", AUTHS)
@@ -47,22 +53,25 @@ async def test_every_endpoint_through_apache(
     auth: Auth,
     method: str,
     transport: Transport,
-    simulator: tuple[Simulator, SimulatorThread],
+    plain_server: tuple[Simulator, SimulatorThread],
     apache: ApacheLocal,
 ) -> None:
-    sim, server = simulator
-    async with session_for(transport, method) as session:
+    sim, server = plain_server
+    async with session_for(transport, method=method) as session:
         site = local_site(session, apache, auth, PASSWORD)
         await drive_every_endpoint(site, server.manifest()["sites"][0], sim)
 
 
 @pytest.mark.parametrize("auth", AUTHS)
 async def test_digest_is_challenged_once_per_site_and_basic_never(
-    auth: Auth, transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    auth: Auth,
+    transport: Transport,
+    plain_server: tuple[Simulator, SimulatorThread],
+    servers: Servers,
 ) -> None:
-    _, server = simulator
+    _, server = plain_server
     entry = server.manifest()["sites"][0]
-    apache = servers.start(apache_local(server.relay_url, entry["key"], {USERNAME: PASSWORD}))
+    apache = servers.start(apache_for(server))
     calls = 3
     async with session_for(transport) as session:
         light = local_site(session, apache, auth, PASSWORD).light(entry["devices"]["light"][0])
@@ -81,10 +90,10 @@ async def test_digest_is_challenged_once_per_site_and_basic_never(
 async def test_a_wrong_password_is_an_authentication_error(
     auth: Auth,
     transport: Transport,
-    simulator: tuple[Simulator, SimulatorThread],
+    plain_server: tuple[Simulator, SimulatorThread],
     apache: ApacheLocal,
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     guid = server.manifest()["sites"][0]["devices"]["light"][0]
     before = sim.counters.executed(guid)
     wrong = PASSWORD[:-1] + "x"  # one character off, past the non-ASCII ones
@@ -98,14 +107,12 @@ async def test_a_wrong_password_is_an_authentication_error(
 
 
 async def test_a_stale_nonce_is_renewed_without_an_error(
-    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    transport: Transport, plain_server: tuple[Simulator, SimulatorThread], servers: Servers
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     entry = server.manifest()["sites"][0]
     lifetime = 3
-    apache = servers.start(
-        apache_local(server.relay_url, entry["key"], {USERNAME: PASSWORD}, nonce_lifetime=lifetime)
-    )
+    apache = servers.start(apache_for(server, nonce_lifetime=lifetime))
     guid = entry["devices"]["light"][0]
     before = sim.counters.executed(guid, "power")
     async with session_for(transport) as session:
@@ -122,26 +129,18 @@ async def test_a_stale_nonce_is_renewed_without_an_error(
 
 async def test_concurrent_requests_of_one_digest_site(
     transport: Transport,
-    simulator: tuple[Simulator, SimulatorThread],
+    plain_server: tuple[Simulator, SimulatorThread],
     servers: Servers,
 ) -> None:
     """Many requests in flight on one site, one nonce: Apache's default takes them all."""
-    sim, server = simulator
+    sim, server = plain_server
     entry = server.manifest()["sites"][0]
-    apache = servers.start(apache_local(server.relay_url, entry["key"], {USERNAME: PASSWORD}))
+    apache = servers.start(apache_for(server))
     guid = entry["devices"]["light"][0]
     before = sim.counters.executed(guid, "power")
     count = 200
     async with session_for(transport) as session:
-        site = session.local(
-            "127.0.0.1",
-            port=apache.digest_port,
-            username=USERNAME,
-            password=PASSWORD,
-            auth="digest",
-            max_in_flight=16,
-        )
-        light = site.light(guid)
+        light = local_site(session, apache, "digest", max_in_flight=16).light(guid)
         async with anyio.create_task_group() as group:
             for _ in range(count):
                 group.start_soon(light.turn_on)
@@ -178,27 +177,18 @@ NC_CHECK_FINDING = (
 async def test_an_overtaken_digest_answer_still_succeeds(
     nc_check: bool,
     transport: Transport,
-    simulator: tuple[Simulator, SimulatorThread],
+    plain_server: tuple[Simulator, SimulatorThread],
     servers: Servers,
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     entry = server.manifest()["sites"][0]
-    apache = servers.start(
-        apache_local(server.relay_url, entry["key"], {USERNAME: PASSWORD}, nc_check=nc_check)
-    )
+    apache = servers.start(apache_for(server, nc_check=nc_check))
     light_guid, blind_guid = entry["devices"]["light"][0], entry["devices"]["blind"][0]
     before = sim.counters.executed(light_guid, "power")
     first_error: AuthenticationError | None = None
     with anyio.fail_after(60):
         async with session_for(transport) as session, reorder(apache.digest_port) as relay:
-            site = session.local(
-                "127.0.0.1",
-                port=relay.port,
-                username=USERNAME,
-                password=PASSWORD,
-                auth="digest",
-                max_in_flight=2,
-            )
+            site = local_site(session, apache, "digest", port=relay.port, max_in_flight=2)
 
             async def first() -> None:
                 nonlocal first_error

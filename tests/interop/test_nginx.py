@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from thinknx_async import AuthenticationError, RateLimitedError, RetryPolicy, Session
+from thinknx_async import AuthenticationError, RateLimitedError
 from thinknx_async.simulator import Simulator, SimulatorThread
 
 from ..conftest import Transport
 from ..integration.test_endpoints import drive_every_endpoint
-from .conftest import Servers
+from .conftest import Servers, session_for
 from .nginx import Limit, NginxRelay, local_routes, nginx_relay
 
 pytestmark = pytest.mark.anyio
@@ -18,47 +18,32 @@ ROUTES = {"local form": 0, "relay form": 1}
 """Which simulated site each way through nginx reaches (see the ``relay`` fixture)."""
 
 
-def one_attempt(relay: NginxRelay, transport: Transport, attempts: int = 1) -> Session:
-    return Session(
-        rate_limit=None,
-        verify=relay.ssl_context(),
-        retry=RetryPolicy(max_attempts=attempts, backoff=0.0),
-        transport=transport,
-    )
-
-
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_every_endpoint_through_nginx(
     route: str,
     method: str,
     transport: Transport,
-    simulator: tuple[Simulator, SimulatorThread],
+    plain_server: tuple[Simulator, SimulatorThread],
     relay: NginxRelay,
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     entry = server.manifest()["sites"][ROUTES[route]]
-    async with Session(
-        rate_limit=None,
-        verify=relay.ca_file,
-        method=method,  # type: ignore[arg-type]
-        retry=RetryPolicy(max_attempts=1),
-        transport=transport,
-    ) as session:
+    async with session_for(transport, method=method, verify=relay.ca_file) as session:
         site = session.on_premise(relay.https_url, entry["key"])
         await drive_every_endpoint(site, entry, sim)
 
 
 async def test_http_is_redirected_once_to_https_and_remembered(
-    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    transport: Transport, plain_server: tuple[Simulator, SimulatorThread], servers: Servers
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     manifest = server.manifest()
     entry = manifest["sites"][0]
     relay = servers.start(nginx_relay(local_routes(manifest)))  # a log of this test's own
     guid = entry["devices"]["light"][0]
     before = sim.counters.executed(guid, "power")
-    async with one_attempt(relay, transport) as session:
+    async with session_for(transport, verify=relay.ssl_context()) as session:
         site = session.on_premise(relay.http_url, entry["key"], allow_insecure=True)
         light = site.light(guid)
         await light.turn_on()
@@ -75,9 +60,9 @@ async def test_http_is_redirected_once_to_https_and_remembered(
 
 
 async def test_limit_req_answers_429_with_retry_after(
-    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    transport: Transport, plain_server: tuple[Simulator, SimulatorThread], servers: Servers
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     manifest = server.manifest()
     limited, other = manifest["sites"][0], manifest["sites"][1]
     burst, retry_after = 3, 7
@@ -92,7 +77,7 @@ async def test_limit_req_answers_429_with_retry_after(
     )
     guid = limited["devices"]["light"][0]
     before = sim.counters.executed(guid, "power")
-    async with one_attempt(relay, transport) as session:
+    async with session_for(transport, verify=relay.ssl_context()) as session:
         light = session.on_premise(relay.https_url, limited["key"]).light(guid)
         for _ in range(1 + burst):
             await light.turn_on()
@@ -112,9 +97,9 @@ async def test_limit_req_answers_429_with_retry_after(
 
 
 async def test_limit_req_refusals_are_retried_after_the_servers_delay(
-    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    transport: Transport, plain_server: tuple[Simulator, SimulatorThread], servers: Servers
 ) -> None:
-    sim, server = simulator
+    sim, server = plain_server
     manifest = server.manifest()
     entry = manifest["sites"][0]
     relay = servers.start(
@@ -123,7 +108,7 @@ async def test_limit_req_refusals_are_retried_after_the_servers_delay(
     guid = entry["devices"]["light"][0]
     before = sim.counters.executed(guid, "power")
     attempts = 3
-    async with one_attempt(relay, transport, attempts) as session:
+    async with session_for(transport, verify=relay.ssl_context(), attempts=attempts) as session:
         light = session.on_premise(relay.https_url, entry["key"]).light(guid)
         await light.turn_off()
         with pytest.raises(RateLimitedError) as refused:
@@ -135,11 +120,11 @@ async def test_limit_req_refusals_are_retried_after_the_servers_delay(
 
 
 async def test_an_unknown_key_is_refused_by_nginx_itself(
-    transport: Transport, simulator: tuple[Simulator, SimulatorThread], servers: Servers
+    transport: Transport, plain_server: tuple[Simulator, SimulatorThread], servers: Servers
 ) -> None:
-    _, server = simulator
+    _, server = plain_server
     relay = servers.start(nginx_relay(local_routes(server.manifest())))
-    async with one_attempt(relay, transport) as session:
+    async with session_for(transport, verify=relay.ssl_context()) as session:
         site = session.on_premise(relay.https_url, "NoSuchKey0123456789")
         with pytest.raises(AuthenticationError) as refused:
             await site.server_status()
