@@ -91,6 +91,7 @@ async def test_limit_req_answers_429_with_retry_after(
         )
     assert refused.value.status_code == 429
     assert refused.value.retry_after == retry_after
+    assert limited["key"] not in f"{refused.value} {refused.value!r}"
     assert sim.counters.executed(guid, "power") == before + 1 + burst
     log = relay.access_log(at_least=1 + burst + 2)
     assert log.count(f"429 GET /***/api/V1/power?guid={guid}&cmd=1") == 1
