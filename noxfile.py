@@ -1,4 +1,4 @@
-"""Project tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
+"""Project tasks: ``nox -s tests``, ``interop``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ def tests(session: nox.Session) -> None:
         "--cov-fail-under=95",
         *session.posargs,
     )
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """The tests against nginx and Apache httpd (``tests/interop``, left out of ``tests``).
+
+    They need the servers' binaries (Debian: ``apt-get install nginx apache2``; ``.ci/run``
+    installs them when run as root); where one is missing its tests skip and say why.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/interop", *session.posargs)
 
 
 @nox.session
