@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 import httpx
@@ -128,22 +129,34 @@ def wrong_credentials(session: Session, server: SimulatorThread, mode: str) -> S
     )
 
 
+E = TypeVar("E", bound=Exception)
+
+
+async def failing_turn_on(
+    servers: Servers, mode: str, transport: Transport, error: type[E], wrong: bool = False
+) -> E:
+    """The ``error`` that turning a light on raises (with ``wrong`` credentials); the command
+    must not have run."""
+    sim, server = servers.pick(mode)
+    light = first_site(server)["devices"]["light"][0]
+    before = sim.counters.executed(light)
+    with anyio.fail_after(60):
+        async with session_for(mode, server, transport, "GET") as session:
+            site = (wrong_credentials if wrong else open_site)(session, server, mode)
+            with pytest.raises(error) as caught:
+                await site.light(light).turn_on()
+    assert sim.counters.executed(light) == before
+    return caught.value
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("servers", list(PERSONALITIES), indirect=True)
 @pytest.mark.parametrize("mode", ["digest", "basic", "relay-http"])
 async def test_refused_credentials_are_an_authentication_error(
     servers: Servers, mode: str, transport: Transport
 ) -> None:
-    sim, server = servers.pick(mode)
-    light = first_site(server)["devices"]["light"][0]
-    before = sim.counters.executed(light)
-    with anyio.fail_after(60):
-        async with session_for(mode, server, transport, "GET") as session:
-            site = wrong_credentials(session, server, mode)
-            with pytest.raises(AuthenticationError) as caught:
-                await site.light(light).turn_on()
-    assert caught.value.status_code == sim.personality.auth_failure_status
-    assert sim.counters.executed(light) == before
+    error = await failing_turn_on(servers, mode, transport, AuthenticationError, wrong=True)
+    assert error.status_code == servers.plain[0].personality.auth_failure_status
 
 
 @pytest.mark.anyio
@@ -152,43 +165,29 @@ async def test_refused_credentials_are_an_authentication_error(
 async def test_429_carries_the_retry_after_of_the_personality(
     servers: Servers, mode: str, transport: Transport
 ) -> None:
-    sim, server = servers.pick(mode)
-    light = first_site(server)["devices"]["light"][0]
-    before = sim.counters.executed(light)
+    sim = servers.pick(mode)[0]
     sim.set_faults(Faults(storm_seconds=STORM))
     try:
-        with anyio.fail_after(60):
-            async with session_for(mode, server, transport, "GET") as session:
-                site = open_site(session, server, mode)
-                with pytest.raises(RateLimitedError) as caught:
-                    await site.light(light).turn_on()
+        error = await failing_turn_on(servers, mode, transport, RateLimitedError)
     finally:
         sim.set_faults(Faults())
-    retry_after = caught.value.retry_after
-    assert retry_after is not None and 0 < retry_after <= STORM + 1
+    assert error.retry_after is not None and 0 < error.retry_after <= STORM + 1
     if sim.config.retry_after == "seconds":
-        assert retry_after == int(retry_after)
-    assert sim.counters.executed(light) == before
+        assert error.retry_after == int(error.retry_after)
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("servers", list(PERSONALITIES), indirect=True)
 @pytest.mark.parametrize("mode", ["basic", "relay-https"])
+@pytest.mark.parametrize("status", [502, 503, 504])
 async def test_proxy_error_pages_are_a_server_error(
-    servers: Servers, mode: str, transport: Transport
+    servers: Servers, mode: str, status: int, transport: Transport
 ) -> None:
-    sim, server = servers.pick(mode)
-    light = first_site(server)["devices"]["light"][0]
-    before = sim.counters.executed(light)
+    sim = servers.pick(mode)[0]
+    sim.set_faults(Faults(gateway_rate=1.0, gateway_status=status))
     try:
-        async with session_for(mode, server, transport, "GET") as session:
-            site = open_site(session, server, mode)
-            for status in (502, 503, 504):
-                sim.set_faults(Faults(gateway_rate=1.0, gateway_status=status))
-                with anyio.fail_after(60), pytest.raises(ServerError) as caught:
-                    await site.light(light).turn_on()
-                assert caught.value.status_code == status
-                assert "<html>" not in str(caught.value)
+        error = await failing_turn_on(servers, mode, transport, ServerError)
     finally:
         sim.set_faults(Faults())
-    assert sim.counters.executed(light) == before
+    assert error.status_code == status
+    assert "<html>" not in str(error)
