@@ -21,6 +21,7 @@ from thinknx_async.simulator import (
 )
 from thinknx_async.simulator.cli import build_parser, simulator_from_args
 from thinknx_async.simulator.personality import proxy_page
+from thinknx_async.simulator.runner import _bind
 
 from .conftest import Target, asgi_client
 
@@ -323,3 +324,13 @@ def test_command_line_personality_options() -> None:
     assert simulator_from_args(build_parser().parse_args([])).personality == Personality()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--auth-failure-status", "402"])
+
+
+def test_listening_sockets_say_they_are_tcp() -> None:
+    """asyncio (serving HTTPS) sets TCP_NODELAY only on such sockets; without it, a reply's
+    head and body wait on Nagle's algorithm and every request takes a delayed ACK."""
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
