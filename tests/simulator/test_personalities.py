@@ -225,6 +225,9 @@ def test_http10_replies(project: Project) -> None:
         assert both.count(b"HTTP/1.0 200 OK\r\n") == 2
         assert both.split(b"\r\n\r\n")[0].endswith(b"\r\nconnection: keep-alive")
         assert sim.counters.tcp_connections_opened == 2
+        old = b"GET " + path + b" HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        reply = raw_exchange(port, [old])  # returns only because the server closes
+        assert reply.startswith(b"HTTP/1.0 200 OK\r\n") and b"connection: close\r\n" in reply
 
 
 # -- slow TLS handshakes ------------------------------------------------------------------------
@@ -294,6 +297,10 @@ async def test_personality_control_endpoint(project: Project) -> None:
         assert sim.personality == Personality(http10=True)
         r = await client.patch("/_sim/faults", json={"gateway_rate": 1, "gateway_status": 504})
         assert sim.faults.gateway_status == 504
+        await client.post("/_sim/reset", json={"faults": True})
+        assert sim.personality == Personality(http10=True) and sim.faults == Faults()
+        await client.post("/_sim/reset", json={"personality": True})
+        assert sim.personality == Personality()
 
 
 def test_command_line_personality_options() -> None:

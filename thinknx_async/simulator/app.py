@@ -75,7 +75,8 @@ def control_routes(sim: Simulator) -> list[Route]:
         )
 
     async def reset(request: Request) -> Response:
-        """Body (optional): ``{"counters": true, "state": true, "faults": false}``."""
+        """Body (optional): ``{"counters": true, "state": true, "faults": false,
+        "personality": false}``."""
         body = await request.body()
         try:
             options = json.loads(body) if body.strip() else {}
@@ -86,6 +87,8 @@ def control_routes(sim: Simulator) -> list[Route]:
         )
         if options.get("faults", False):
             sim.set_faults(Faults())
+        if options.get("personality", False):
+            sim.set_personality(Personality())
         return _json({"ok": True})
 
     async def device(request: Request) -> Response:

@@ -95,7 +95,8 @@ class ApiHandler:
 
         personality = sim.personality
         if personality.sets_connection:
-            asked = _header(scope, b"connection")
+            # uvicorn closes every HTTP/1.0 request's connection: never promise keep-alive there.
+            asked = _header(scope, b"connection") if scope["http_version"] != "1.0" else None
             send = with_headers(send, personality.connection_headers(asked))
         method = scope["method"]
         # Read a form body first: down mode later listens on ``receive`` for a disconnect.
