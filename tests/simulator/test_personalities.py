@@ -253,7 +253,7 @@ def test_tls_handshake_delay_holds_each_handshake_without_blocking_the_server(
         # A handshake held for an hour does not hold up the next connection.
         sim.set_personality(Personality(tls_handshake_delay=3600))
         held_result: list[BaseException | None] = []
-        held = socket.create_connection(("127.0.0.1", port), timeout=30)
+        held = socket.create_connection(("127.0.0.1", port), timeout=100)
 
         def handshake() -> None:
             try:
