@@ -93,4 +93,5 @@ def target(request: pytest.FixtureRequest, project: Project) -> Target:
     sim, server = request.getfixturevalue("live")
     sim.reset()
     sim.set_faults(sim.config.faults)
+    sim.set_personality(sim.config.personality)
     return Target(sim, "socket", server)

@@ -8,6 +8,7 @@ limits, injected faults and exact counters. See ``docs/simulator.md``.
 from .app import create_app
 from .counters import Counters
 from .faults import Faults
+from .personality import Personality
 from .process import SimulatorProcess
 from .project import KINDS, Device, Project, ProjectError, SceneStep, Site
 from .responses import ConnectionDropped
@@ -20,6 +21,7 @@ __all__ = [
     "Counters",
     "Device",
     "Faults",
+    "Personality",
     "Project",
     "ProjectError",
     "SceneStep",

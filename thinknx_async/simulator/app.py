@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from .faults import Faults
 from .handler import ApiHandler
+from .personality import Personality
 from .responses import Receive, Scope, Send
 from .simulator import Simulator
 
@@ -21,6 +23,28 @@ CONTROL_PREFIX = "/_sim/"
 def _json(data: Any, status: int = 200) -> Response:
     body = json.dumps(data, separators=(",", ":")).encode()
     return Response(body, status, media_type="application/json")
+
+
+class _Settings(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+async def _replace(
+    request: Request, parse: Callable[[dict[str, Any]], S], apply: Callable[[S], None]
+) -> Response:
+    """Parse a JSON object into settings, apply them and answer them (400 when invalid)."""
+    try:
+        data = await request.json()
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        settings = parse(data)
+    except (ValueError, TypeError) as exc:
+        return _json({"error": str(exc)}, 400)
+    apply(settings)
+    return _json(settings.to_dict())
 
 
 def control_routes(sim: Simulator) -> list[Route]:
@@ -37,19 +61,22 @@ def control_routes(sim: Simulator) -> list[Route]:
 
     async def put_faults(request: Request) -> Response:
         """PUT replaces every field (missing ones take defaults); PATCH changes only those given."""
-        try:
-            data = await request.json()
-            if not isinstance(data, dict):
-                raise ValueError("expected a JSON object")
-            base = sim.faults if request.method == "PATCH" else None
-            faults = Faults.from_dict(data, base)
-        except (ValueError, TypeError) as exc:
-            return _json({"error": str(exc)}, 400)
-        sim.set_faults(faults)
-        return _json(faults.to_dict())
+        base = sim.faults if request.method == "PATCH" else Faults()
+        return await _replace(request, lambda data: Faults.from_dict(data, base), sim.set_faults)
+
+    async def get_personality(request: Request) -> Response:
+        return _json(sim.personality.to_dict())
+
+    async def put_personality(request: Request) -> Response:
+        """PUT replaces every field (missing ones take defaults); PATCH changes only those given."""
+        base = sim.personality if request.method == "PATCH" else Personality()
+        return await _replace(
+            request, lambda data: Personality.from_dict(data, base), sim.set_personality
+        )
 
     async def reset(request: Request) -> Response:
-        """Body (optional): ``{"counters": true, "state": true, "faults": false}``."""
+        """Body (optional): ``{"counters": true, "state": true, "faults": false,
+        "personality": false}``."""
         body = await request.body()
         try:
             options = json.loads(body) if body.strip() else {}
@@ -60,6 +87,8 @@ def control_routes(sim: Simulator) -> list[Route]:
         )
         if options.get("faults", False):
             sim.set_faults(Faults())
+        if options.get("personality", False):
+            sim.set_personality(Personality())
         return _json({"ok": True})
 
     async def device(request: Request) -> Response:
@@ -77,6 +106,8 @@ def control_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/manifest", manifest),
         Route("/_sim/faults", get_faults, methods=["GET"]),
         Route("/_sim/faults", put_faults, methods=["PUT", "PATCH"]),
+        Route("/_sim/personality", get_personality, methods=["GET"]),
+        Route("/_sim/personality", put_personality, methods=["PUT", "PATCH"]),
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/state/{guid}", device),
     ]

@@ -10,6 +10,7 @@ import time
 from types import FrameType
 
 from .faults import Faults
+from .personality import Personality
 from .project import Project
 from .runner import SimulatorThread
 from .simulator import Simulator, SimulatorConfig
@@ -53,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add("--drop-rate-before", type=float, default=0.0, help="P(dropped, not executed)")
     add("--slow-rate", type=float, default=0.0, help="P(reply body trickled)")
     add("--slow-seconds", type=float, default=1.0, help="how long a trickled body takes")
+    add("--gateway-rate", type=float, default=0.0, help="P(a proxy's HTML error page)")
+    add("--gateway-status", type=int, choices=[502, 503, 504], default=502)
+    add("--numbers-as-strings", action="store_true", help='numbers in replies as "text"')
+    add("--auth-failure-status", type=int, choices=[401, 403], default=403)
+    add("--tls-handshake-delay", type=float, default=0.0, metavar="S", help="hold TLS handshakes")
+    add("--connection-close", action="store_true", help="Connection: close on every reply")
+    add("--http10", action="store_true", help="HTTP/1.0 replies")
     add("--storm-seconds", type=float, default=0.0, help="answer 429 to all for this long")
     add("--fault-seed", type=int, default=0, help="seed of the fault RNG")
     add("--fault-sites", nargs="*", metavar="KEY", help="limit faults to these site keys")
@@ -89,6 +97,8 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         drop_after_rate=args.drop_rate,
         slow_rate=args.slow_rate,
         slow_seconds=args.slow_seconds,
+        gateway_rate=args.gateway_rate,
+        gateway_status=args.gateway_status,
         storm_seconds=args.storm_seconds,
         sites=tuple(args.fault_sites) if args.fault_sites else None,
         seed=args.fault_seed,
@@ -105,6 +115,13 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         retry_after=args.retry_after,
         uptime_language="it" if args.italian else "en",
         blind_travel_time=args.travel_time,
+        personality=Personality(
+            numbers_as_strings=args.numbers_as_strings,
+            auth_failure_status=args.auth_failure_status,
+            tls_handshake_delay=args.tls_handshake_delay,
+            connection_close=args.connection_close,
+            http10=args.http10,
+        ),
     )
     return Simulator(project, config)
 

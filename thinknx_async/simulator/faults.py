@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .personality import PROXY_REASONS, replace_from_mapping
+
 _RATE_FIELDS = (
     "spike_rate",
     "error_before_rate",
@@ -17,6 +19,7 @@ _RATE_FIELDS = (
     "drop_before_rate",
     "drop_after_rate",
     "slow_rate",
+    "gateway_rate",
 )
 
 
@@ -46,6 +49,10 @@ class Faults:
     slow_rate: float = 0.0
     """Probability of a body trickled over ``slow_seconds``."""
     slow_seconds: float = 1.0
+    gateway_rate: float = 0.0
+    """Probability of a reverse proxy's HTML error page before execution (not executed)."""
+    gateway_status: int = 502
+    """Status of that page: 502, 503 or 504."""
     down: bool = False
     """Answer nothing: hold each request until the client leaves, at most ``down_max_hold``."""
     down_max_hold: float = 10.0
@@ -60,6 +67,8 @@ class Faults:
                 raise ValueError(f"{name} must be within 0..1")
         if self.latency < 0 or (self.latency_max is not None and self.latency_max < self.latency):
             raise ValueError("latency must be >= 0 and latency_max >= latency")
+        if self.gateway_status not in PROXY_REASONS:
+            raise ValueError(f"gateway_status must be one of {sorted(PROXY_REASONS)}")
 
     @property
     def active(self) -> bool:
@@ -81,14 +90,10 @@ class Faults:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Faults | None = None) -> Faults:
         """Faults from a JSON object; fields not given keep ``base``'s values (or defaults)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         values = dict(data)
         if values.get("sites") is not None:
             values["sites"] = tuple(str(s) for s in values["sites"])
-        return dataclasses.replace(base or cls(), **values)
+        return replace_from_mapping(base or cls(), values, "fault")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,8 @@ class FaultPlan:
     error_after: bool = False
     drop_after: bool = False
     slow: float = 0.0
+    gateway: int = 0
+    """A proxy's error page with this status instead of execution (0: none)."""
 
 
 NO_FAULT = FaultPlan()
@@ -145,4 +152,6 @@ class FaultState:
             error_after = r() < f.error_after_rate
             drop_after = r() < f.drop_after_rate
             slow = f.slow_seconds if r() < f.slow_rate else 0.0
-        return FaultPlan(delay, error_before, drop_before, error_after, drop_after, slow)
+            # Drawn only when configured, so the seeds of earlier fault sets replay unchanged.
+            gateway = f.gateway_status if f.gateway_rate and r() < f.gateway_rate else 0
+        return FaultPlan(delay, error_before, drop_before, error_after, drop_after, slow, gateway)

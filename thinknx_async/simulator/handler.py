@@ -3,6 +3,7 @@
 Order per request: count it; down / 429-storm faults; relay rate limit; site lookup (403);
 params (400 for a POST without a form body); local auth (401/403); site rate limit (429);
 latency and before-execution faults; execution; ``fb`` wait; after-execution faults; reply.
+The personality in force shapes the replies (``personality.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from .responses import (
     Send,
     drop,
     send_json,
+    send_proxy_page,
     send_slowly,
+    with_headers,
 )
 from .simulator import Simulator, SiteRuntime
 
@@ -90,6 +93,11 @@ class ApiHandler:
             site.name if site else UNKNOWN_SITE, controller or "", tuple(client) if client else None
         )
 
+        personality = sim.personality
+        if personality.sets_connection:
+            # uvicorn closes every HTTP/1.0 request's connection: never promise keep-alive there.
+            asked = _header(scope, b"connection") if scope["http_version"] != "1.0" else None
+            send = with_headers(send, personality.connection_headers(asked))
         method = scope["method"]
         # Read a form body first: down mode later listens on ``receive`` for a disconnect.
         body = await _read_body(receive) if method == "POST" else b""
@@ -107,7 +115,7 @@ class ApiHandler:
             if wait > 0:
                 return await self._too_many(send, wait)
         if site is None:
-            return await send_json(send, counters, 403, WRONG_AUTH)
+            return await send_json(send, counters, personality.auth_failure_status, WRONG_AUTH)
 
         params = parse_form(scope["query_string"])
         if method == "POST":
@@ -124,7 +132,9 @@ class ApiHandler:
             denied = self._authenticate(scope, site, params)
             if denied is not None:
                 status, headers = denied
-                err = WRONG_AUTH if status == 403 else b'{"error":"authentication required"}'
+                err = b'{"error":"authentication required"}' if status == 401 else WRONG_AUTH
+                if status == 403 and personality.auth_failure_status == 401:
+                    status, headers = 401, self._challenges(params.get("auth"))
                 return await send_json(send, counters, status, err, headers)
         if site.bucket is not None:
             wait = site.bucket.acquire()
@@ -137,12 +147,16 @@ class ApiHandler:
         if plan is not None:
             if plan.delay:
                 await anyio.sleep(plan.delay)
+            if plan.gateway:
+                return await send_proxy_page(send, counters, plan.gateway)
             if plan.error_before:
                 return await send_json(send, counters, 500, INTERNAL_ERROR)
             if plan.drop_before:
                 return await drop(send, counters, 200, FILLER)
 
         status, reply = await self._execute(site, controller, params)
+        if personality.rewrites_bodies:
+            reply = personality.body(reply)
 
         if plan is not None:
             if plan.error_after:
@@ -184,18 +198,23 @@ class ApiHandler:
                     return 403, []
                 result = check_query(params.get("user"), params.get("pass"), user, password)
             if result is AuthResult.MISSING:
-                return 401, [(b"www-authenticate", basic_challenge(self.sim.config.realm))]
+                return 401, self._challenges(mode)
         elif mode == "digest":
             path = scope.get("raw_path") or scope["path"].encode()
             query = scope["query_string"]
             uri = (path + b"?" + query if query else path).decode("latin-1")
             result, stale = self.sim.digest.check(header, scope["method"], uri, user, password)
             if result is AuthResult.MISSING:
-                challenges = self.sim.digest.challenges(stale)
-                return 401, [(b"www-authenticate", c) for c in challenges]
+                return 401, self._challenges(mode, stale)
         else:
             return 403, []
         return None if result is AuthResult.OK else (403, [])
+
+    def _challenges(self, mode: str | None, stale: bool = False) -> Headers:
+        """The ``WWW-Authenticate`` headers of a 401 for this ``auth`` mode (Basic by default)."""
+        if mode == "digest":
+            return [(b"www-authenticate", c) for c in self.sim.digest.challenges(stale)]
+        return [(b"www-authenticate", basic_challenge(self.sim.config.realm))]
 
     async def _too_many(self, send: Send, wait: float) -> None:
         headers = retry_after_header(wait, self.sim.config.retry_after)

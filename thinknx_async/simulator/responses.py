@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from .counters import Counters
+from .personality import PROXY_SERVER, proxy_page
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,6 +51,30 @@ async def send_json(
     counters.record_response(status)
     await send(_start(status, len(body), headers))
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_proxy_page(send: Send, counters: Counters, status: int) -> None:
+    """Send a reverse proxy's own HTML error page (502, 503 or 504)."""
+    page = proxy_page(status)
+    counters.record_response(status)
+    headers = [
+        (b"server", PROXY_SERVER),
+        (b"content-type", b"text/html"),
+        (b"content-length", str(len(page)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": page})
+
+
+def with_headers(send: Send, extra: Headers) -> Send:
+    """``send`` adding ``extra`` to the response's headers."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message["headers"], *extra]}
+        await send(message)
+
+    return sender
 
 
 async def send_slowly(

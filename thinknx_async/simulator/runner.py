@@ -1,4 +1,7 @@
-"""Serving a simulator on real sockets: uvicorn in a background thread, TLS, manifests."""
+"""Serving a simulator on real sockets: uvicorn in a background thread, TLS, manifests.
+
+The HTTP protocol (connection counting, TLS per connection) lives in ``protocol.py``.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .personality import Personality
+from .protocol import cancel_handshakes, protocol_class
 from .responses import ConnectionDropped
 from .simulator import Simulator
 
@@ -52,30 +57,6 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def protocol_class(sim: Simulator) -> type[asyncio.Protocol]:
-    """uvicorn's fastest HTTP protocol, reporting TCP connections to the counters."""
-    base: type[Any]
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
-    except ImportError:  # pragma: no cover - httptools is part of the sim extra
-        from uvicorn.protocols.http.h11_impl import H11Protocol as base
-
-    counters = sim.counters
-
-    class CountingProtocol(base):  # type: ignore[misc]
-        def connection_made(self, transport: Any) -> None:
-            peer = transport.get_extra_info("peername")
-            self._counted_peer = (str(peer[0]), int(peer[1])) if peer else None
-            counters.connection_made()
-            super().connection_made(transport)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            counters.connection_lost(self._counted_peer)
-            super().connection_lost(exc)
-
-    return CountingProtocol
-
-
 class TlsFiles:
     """A throwaway CA and a server certificate for 127.0.0.1 / localhost."""
 
@@ -95,7 +76,9 @@ class TlsFiles:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
@@ -116,7 +99,8 @@ class SimulatorThread:
 
     The relay form (and ``/_sim/``) listens on ``port``; each of the simulator's local sites
     gets its own port (``local_ports``, or free ports). Port 0 picks a free port. TLS follows
-    ``sim.config.tls`` unless ``tls`` is given.
+    ``sim.config.tls`` unless ``tls`` is given. ``personality``, when given, replaces the
+    simulator's (``sim.set_personality``) before serving.
     """
 
     def __init__(
@@ -129,6 +113,7 @@ class SimulatorThread:
         cert_dir: str | Path | None = None,
         log_level: str = "warning",
         startup_timeout: float = 10.0,
+        personality: Personality | None = None,
     ) -> None:
         self.sim = sim
         self.host = host
@@ -138,6 +123,7 @@ class SimulatorThread:
         self.cert_dir = Path(cert_dir) if cert_dir else None
         self.log_level = log_level
         self.startup_timeout = startup_timeout
+        self.personality = personality
         self.relay_url = ""
         self.local_urls: dict[str, str] = {}
         self.ca_file: str | None = None
@@ -146,6 +132,7 @@ class SimulatorThread:
         self._tmpdir: str | None = None
         self._error: BaseException | None = None
         self._saved_ports: dict[int, Any] = {}
+        self._handshakes: set[asyncio.Task[None]] = set()
 
     def __enter__(self) -> SimulatorThread:
         return self.start()
@@ -162,8 +149,10 @@ class SimulatorThread:
         """Bind, start serving and return once the server accepts connections."""
         _install_log_filter()
         sim = self.sim
+        if self.personality is not None:
+            sim.set_personality(self.personality)
         scheme = "https" if self.tls else "http"
-        ssl_factory = None
+        context: ssl.SSLContext | None = None
         if self.tls:
             directory = self.cert_dir
             if directory is None:
@@ -172,7 +161,6 @@ class SimulatorThread:
             tls_files = TlsFiles(directory)
             self.ca_file = str(tls_files.ca_file)
             context = tls_files.server_context()
-            ssl_factory = lambda _config, _default: context  # noqa: E731
         sockets: list[socket.socket] = []
         try:
             sockets.append(_bind(self.host, self.port))
@@ -195,10 +183,11 @@ class SimulatorThread:
         sim.urls = {"relay_url": self.relay_url, "ca_file": self.ca_file, "local": self.local_urls}
         sim.closing.clear()
 
+        protocol, self._handshakes = protocol_class(sim, context)
         config = uvicorn.Config(
             create_app(sim),
             host=self.host,
-            http=protocol_class(sim),
+            http=protocol,
             lifespan="off",
             log_config=None,
             log_level=self.log_level,
@@ -206,8 +195,6 @@ class SimulatorThread:
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=1,
-            ssl_context_factory=ssl_factory,
-            ssl_certfile=None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -224,12 +211,15 @@ class SimulatorThread:
 
     def _run(self, sockets: list[socket.socket]) -> None:
         assert self._server is not None
-        loop = loop_factory()()
+        # TLS is negotiated per connection (protocol.py), which needs a transport paused in
+        # connection_made to stay paused: asyncio's does, uvloop's resumes reading after it.
+        loop = asyncio.new_event_loop() if self.tls else loop_factory()()
         try:
             loop.run_until_complete(self._server.serve(sockets=sockets))
         except BaseException as exc:  # reported by start()/stop()
             self._error = exc
         finally:
+            loop.run_until_complete(cancel_handshakes(self._handshakes))
             for sock in sockets:
                 sock.close()
             loop.close()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from .auth import DigestAuthority
 from .counters import Counters
 from .faults import Faults, FaultState
+from .personality import Personality
 from .project import Project, Site
 from .ratelimit import RetryAfterStyle, TokenBucket
 from .state import SiteState
@@ -45,6 +46,8 @@ class SimulatorConfig:
     """Seconds a blind takes from 0 to 100 %; 0 moves instantly."""
     local_port_base: int = 5051
     """In-process, local site ``i`` answers requests addressed to port ``local_port_base + i``."""
+    personality: Personality = field(default_factory=Personality)
+    """Behaviours of other firmware or of a proxy in front (see ``personality.py``)."""
 
 
 class DeviceRuntime:
@@ -82,6 +85,8 @@ class Simulator:
         self.config = config = config or SimulatorConfig()
         self.counters = Counters()
         self.fault_state = FaultState(config.faults)
+        self.personality = config.personality
+        """The personality in force (``set_personality`` changes it)."""
         self.digest = DigestAuthority(config.realm, config.digest_algorithms)
         self.sites: list[SiteRuntime] = [SiteRuntime(s, config) for s in project.sites]
         self.by_key: dict[str, SiteRuntime] = {s.key: s for s in self.sites}
@@ -108,6 +113,11 @@ class Simulator:
     def set_faults(self, faults: Faults) -> None:
         """Replace the faults (reseeds their RNG; restarts a 429 storm if configured)."""
         self.fault_state.set(faults)
+
+    def set_personality(self, personality: Personality) -> None:
+        """Switch personality: replies from now on, and connections opened from now on for
+        the transport-level behaviours (TLS handshake delay, HTTP/1.0 status line)."""
+        self.personality = personality
 
     # -- state and counters -------------------------------------------------------------------
 
