@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._addresses import PlainHttpRefused, local_target
 from ..inventory import Fleet, Inventory
 from ..retry import RetryPolicy
 from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
 from ..site import Site
 from ..throttle import RateLimit
 
-__all__ = ["UsageError", "load_inventory", "make_session", "open_sites"]
+__all__ = ["UsageError", "insecure_hint", "load_inventory", "make_session", "open_sites"]
 
 DEFAULT_INVENTORY = "thinknx.toml"
 
@@ -65,8 +67,12 @@ def make_session(args: argparse.Namespace) -> Session:
 
 def _direct_site(args: argparse.Namespace, session: Session) -> Site:
     if args.host:
-        if not (args.username and args.password):
-            raise UsageError("a local site needs --username and --password")
+        target = local_target(args.host, args.port, None, args.username, args.password)
+        if not (target.username and target.password):
+            raise UsageError(
+                "a local site needs --username and --password (or a URL with them: "
+                "--host http://USER:PASSWORD@HOST:5051)"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InsecureCredentialsWarning)
             return session.local(
@@ -75,13 +81,24 @@ def _direct_site(args: argparse.Namespace, session: Session) -> Site:
                 password=args.password,
                 auth=args.auth,
                 port=args.port,
-                name=args.host,
+                name=target.host,
             )
     if not args.key:
         raise UsageError("--relay needs --key KEY (or $THINKNX_KEY)")
     if args.relay:
-        return session.on_premise(args.relay, args.key, allow_insecure=args.insecure, name="relay")
+        relay, key, insecure = args.relay, args.key, args.insecure
+        return insecure_hint(
+            lambda: session.on_premise(relay, key, allow_insecure=insecure, name="relay")
+        )
     return session.cloud(args.key, name="cloud")
+
+
+def insecure_hint(open_site: Callable[[], Site]) -> Site:
+    """``open_site()``, its plain-http refusal naming the command's flag, ``--insecure``."""
+    try:
+        return open_site()
+    except PlainHttpRefused:
+        raise UsageError(PlainHttpRefused("add --insecure").args[0]) from None
 
 
 def open_sites(
