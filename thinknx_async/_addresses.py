@@ -19,6 +19,7 @@ __all__ = [
     "Address",
     "LocalTarget",
     "PlainHttpRefused",
+    "check_key",
     "local_address",
     "local_target",
     "relay_address",
@@ -194,10 +195,16 @@ def _relay_root(url: str, allow_insecure: bool) -> str:
     return url.rstrip("/")
 
 
-def relay_address(root: str, key: str) -> Address:
-    """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
+def check_key(key: str) -> str:
+    """An Integration Kit key as it may stand in a URL path (never quoted in the message)."""
     if not isinstance(key, str) or not key or len(key) > 256:
         raise ValidationError("the Integration Kit key must be a non-empty string")
     if _KEY.fullmatch(key) is None:
-        raise ValidationError("the Integration Kit key must be letters and digits only")
+        raise ValidationError("the Integration Kit key must be letters, digits, - and _ only")
+    return key
+
+
+def relay_address(root: str, key: str) -> Address:
+    """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
+    check_key(key)
     return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))

@@ -126,8 +126,13 @@ def test_an_alias_no_selected_site_has(inventory: Path, sim: Simulator) -> None:
     [
         (["status", "--host", "10.0.0.9"], "a local site needs --username and --password"),
         (["status", "--relay", "https://relay.example.com"], "--relay needs --key KEY"),
-        (["status", "-i", "."], "cannot read the file"),
-        (["status", "--all", "-i", "missing.toml"], "cannot read the file"),
+        (["status", "-i", "."], "error: .: is a directory, not an inventory file"),
+        (["status", "--all", "-i", "missing.toml"], "error: missing.toml: no such inventory file"),
+        (
+            ["status", "--key", "https://relay.example.com/Sekr3t"],
+            "error: --key (or $THINKNX_KEY): the Integration Kit key must be letters, digits",
+        ),
+        (["call"], "error: the following arguments are required: CONTROLLER\n"),
         (["status", "--host", "http://u:Sekr3t@h:5051/x"], "local URL 'http://***@h:5051/x'"),
         (
             ["status", "--host", "h", "--port", "0", "--username", "u", "--password", "p"],

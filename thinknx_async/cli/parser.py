@@ -274,7 +274,7 @@ def _other_verbs(sub: Any, leaves: Leaves) -> None:
     _leaf(sub, "status", "read each server's status (system/serverStatus)", leaves)
     call = _leaf(sub, "call", "call any controller: thinknx call CONTROLLER key=value ...", leaves)
     call.add_argument("controller", metavar="CONTROLLER", help="e.g. powerlevel")
-    call.add_argument("params", nargs="*", type=param, metavar="KEY=VALUE",
+    call.add_argument("params", nargs="*", type=param, metavar="KEY=VALUE", default=[],
                       help="parameters in order; guid=ALIAS is resolved per site")  # fmt: skip
     call.add_argument("--feedback", "--fb", action="store_true", help="send the fb flag")
     call.add_argument("--idempotent", action="store_true", help="safe to send twice")

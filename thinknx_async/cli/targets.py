@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._addresses import PlainHttpRefused, local_target
+from .._addresses import PlainHttpRefused, check_key, local_target
+from ..errors import ValidationError
 from ..inventory import Fleet, Inventory
 from ..retry import RetryPolicy
 from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
@@ -41,7 +42,12 @@ def load_inventory(args: argparse.Namespace) -> Inventory | None:
         if _selected(args):
             raise UsageError("--site, --tag and --all need an inventory (--inventory FILE)")
         return None
-    inventory = Inventory.load(path)
+    file = Path(path)
+    if file.is_dir():
+        raise UsageError(f"{file}: is a directory, not an inventory file")
+    if not file.exists():
+        raise UsageError(f"{file}: no such inventory file")
+    inventory = Inventory.load(file)
     if args.all_sites or not _selected(args):
         return inventory
     return inventory.select(*(args.sites or ()), tags=args.tags or ())
@@ -85,12 +91,16 @@ def _direct_site(args: argparse.Namespace, session: Session) -> Site:
             )
     if not args.key:
         raise UsageError("--relay needs --key KEY (or $THINKNX_KEY)")
-    if args.relay:
-        relay, key, insecure = args.relay, args.key, args.insecure
+    relay, key, insecure = args.relay, args.key, args.insecure
+    try:
+        check_key(key)
+    except ValidationError as exc:
+        raise UsageError(f"--key (or $THINKNX_KEY): {exc}") from None
+    if relay:
         return insecure_hint(
             lambda: session.on_premise(relay, key, allow_insecure=insecure, name="relay")
         )
-    return session.cloud(args.key, name="cloud")
+    return session.cloud(key, name="cloud")
 
 
 def insecure_hint(open_site: Callable[[], Site]) -> Site:
