@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pty
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -16,13 +15,13 @@ import anyio
 import pytest
 
 from thinknx_async import Inventory, Session
-from thinknx_async.cli import INTERRUPTED, OK, USAGE
+from thinknx_async.cli import OK, USAGE
 from thinknx_async.cli.render import Ui
 from thinknx_async.cli.run import SORTED_UP_TO, run_on_sites
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorThread
 from thinknx_async.simulator.inventory_file import inventory_toml
 
-from .conftest import ROOT, json_lines, run_cli
+from .conftest import ROOT, cli_env, json_lines, run_cli
 
 #: Blocks importing aiohttp in a child, as in an environment with the cli extra only.
 NO_AIOHTTP = """\
@@ -197,8 +196,7 @@ def _on_a_terminal(argv: list[str], both: bool) -> tuple[str, str]:
     """Run the command with stderr (and stdout, when ``both``) on a terminal; what the pipe
     and the terminal received."""
     master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
-    env["TERM"] = "xterm"
+    env = {**cli_env(), "TERM": "xterm"}
     screen: list[bytes] = []
 
     def drain() -> None:
@@ -293,7 +291,7 @@ async def test_a_large_fan_out_streams_in_completion_order(
 
 def test_bench_with_only_the_cli_extra(tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text(NO_AIOHTTP)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "NO_COLOR": "1"}
+    env = cli_env(pythonpath=tmp_path)
     command = [sys.executable, "-m", "thinknx_async.cli", "bench"]
     blocked = subprocess.run([sys.executable, "-c", "import aiohttp"], env=env,
                              capture_output=True, check=False, timeout=30)  # fmt: skip
@@ -321,40 +319,6 @@ def test_bench_help_reads_in_words() -> None:
     assert not re.search(r"BENCH_[A-Z]+", result.stdout)
     for words in ("--local HOST|URL", "--port PORT", "--seconds SECONDS", "--guid GUID"):
         assert words in result.stdout
-
-
-# Ctrl-C -----------------------------------------------------------------------------------------
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-def test_ctrl_c_during_the_demo_exits_130_without_a_traceback() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "thinknx_async.cli", "demo"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
-    try:
-        assert child.stdout is not None
-        first = child.stdout.readline()  # the demo has started; its 429 waits take seconds
-        child.send_signal(signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
-    assert first.startswith("thinknx demo: 240 flats")
-    assert child.returncode == INTERRUPTED, (stdout, stderr)
-    assert stderr == "error: interrupted\n"
-    assert "Traceback" not in stdout
 
 
 # simulate --write-inventory ---------------------------------------------------------------------
