@@ -308,6 +308,12 @@ def test_bench_with_only_the_cli_extra(tmp_path: Path) -> None:
     assert refused.stderr == (
         "error: --transport aiohttp needs the extra: pip install 'thinknx-async[aiohttp]'\n"
     )
+    fan_out = subprocess.run(
+        [*command[:-1], "status", "--key", "K", "--transport", "aiohttp"],
+        env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert (fan_out.returncode, fan_out.stdout) == (USAGE, "")
+    assert fan_out.stderr == refused.stderr  # the flag, not transport='aiohttp'
     helped = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True,
                             check=False, timeout=60)  # fmt: skip
     assert "default: every installed one, here httpx)" in " ".join(helped.stdout.split())

@@ -22,7 +22,7 @@ from ..throttle import RateLimit
 from . import load
 from .parser import per_second, positive, seconds
 from .render import Ui
-from .targets import UsageError, insecure_hint
+from .targets import UsageError, insecure_hint, installed_transports, require_transports
 
 __all__ = ["add_parser", "run"]
 
@@ -35,15 +35,6 @@ def _concurrencies(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("concurrencies must be integers >= 1")
     return values
-
-
-def installed_transports() -> list[str]:
-    """The transports this environment can run: httpx always, aiohttp with its extra."""
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        return ["httpx"]
-    return ["httpx", "aiohttp"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -201,11 +192,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
 
     A wrong target or a transport that is not installed is a
     :class:`~.targets.UsageError` (or ``ValidationError``) before anything is measured."""
-    for missing in set(_transports(args)) - set(installed_transports()):
-        raise UsageError(
-            f"--transport {args.bench_transport} needs the extra: "
-            f"pip install 'thinknx-async[{missing}]'"
-        )
+    require_transports(args.bench_transport, _transports(args))
     ui = Ui(json_lines=False, verbose=False, progress=ui.progress_asked and not args.bench_quiet)
     manifest = None
     simulator = None

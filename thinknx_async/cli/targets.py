@@ -16,7 +16,15 @@ from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
 from ..site import Site
 from ..throttle import RateLimit
 
-__all__ = ["UsageError", "insecure_hint", "load_inventory", "make_session", "open_sites"]
+__all__ = [
+    "UsageError",
+    "insecure_hint",
+    "installed_transports",
+    "load_inventory",
+    "make_session",
+    "open_sites",
+    "require_transports",
+]
 
 DEFAULT_INVENTORY = "thinknx.toml"
 
@@ -53,8 +61,27 @@ def load_inventory(args: argparse.Namespace) -> Inventory | None:
     return inventory.select(*(args.sites or ()), tags=args.tags or ())
 
 
+def installed_transports() -> list[str]:
+    """The transports this environment can run: httpx always, aiohttp with its extra."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return ["httpx"]
+    return ["httpx", "aiohttp"]
+
+
+def require_transports(flag: str, transports: list[str]) -> None:
+    """A :class:`UsageError` naming ``--transport FLAG`` and the extra when one of
+    ``transports`` is not installed."""
+    for missing in sorted(set(transports) - set(installed_transports())):
+        raise UsageError(
+            f"--transport {flag} needs the extra: pip install 'thinknx-async[{missing}]'"
+        )
+
+
 def make_session(args: argparse.Namespace) -> Session:
     """A session with the command line's limits, retries, timeout and trust."""
+    require_transports(args.transport, [args.transport])
     limit = DEFAULT_RATE_LIMIT
     if args.rate is not None or args.burst is not None:
         limit = RateLimit(
