@@ -10,15 +10,16 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import pytest
 
 from thinknx_async import Inventory, Session
-from thinknx_async.cli import OK, USAGE
+from thinknx_async.cli import FAILED, OK, USAGE
 from thinknx_async.cli.render import Ui
 from thinknx_async.cli.run import SORTED_UP_TO, run_on_sites
-from thinknx_async.simulator import Faults, Project, Simulator, SimulatorThread
+from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 from thinknx_async.simulator.inventory_file import inventory_toml
 
 from .conftest import ROOT, cli_env, json_lines, run_cli
@@ -358,3 +359,26 @@ def test_the_written_inventory_drives_every_site(
     assert result.returncode == OK, result.stderr
     for site in sim.project.sites:
         assert sim.counters.executed(site.devices_by_kind()["light"][0], "power") == 1
+
+
+# A local site by URL ----------------------------------------------------------------------------
+
+
+def test_a_local_site_by_the_url_the_simulator_prints() -> None:
+    project = Project.generate(sites=1, seed=5, devices_per_kind=1)
+    site = project.sites[0]
+    with SimulatorThread(Simulator(project, SimulatorConfig(local_ports=1))) as running:
+        url = running.local_urls[site.name]  # http://127.0.0.1:PORT
+        host = url.removeprefix("http://")
+        spec_form = f"http://{site.username}:{quote(site.password, safe='')}@{host}"
+        result = run_cli("status", "--host", spec_form)
+        assert result.returncode == OK, result.stderr
+        assert result.stdout.startswith("✓ 127.0.0.1: version 03.02.01.07, process up ")
+        printed = run_cli("light", "on", site.devices_by_kind()["light"][0], "--host",
+                          f"{url}/api/V1/", "--username", site.username, "--password",
+                          site.password)  # fmt: skip
+        assert (printed.returncode, printed.stdout) == (OK, "✓ 127.0.0.1: done\n")
+        wrong = run_cli("status", "--host", f"http://{site.username}:Not-It-4242@{host}")
+    assert wrong.returncode == FAILED
+    assert wrong.stdout.startswith("✗ 127.0.0.1: AuthenticationError: ")
+    assert "Not-It-4242" not in wrong.stdout + wrong.stderr
