@@ -51,10 +51,12 @@ def describe_value(value: Any) -> str:
         clients = f"{value.connected_clients} client" + (
             "" if value.connected_clients == 1 else "s"
         )
-        return (
-            f"version {value.version}, process up {value.process_uptime_text}, "
-            f"server up {value.server_uptime_text}, {clients}"
-        )
+        parts = [f"version {value.version}"]
+        if value.process_uptime_text:  # since the server software restarted
+            parts.append(f"process up {value.process_uptime_text}")
+        if value.server_uptime_text:  # since the machine booted
+            parts.append(f"server up {value.server_uptime_text}")
+        return ", ".join([*parts, clients])
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, dict):
