@@ -4,7 +4,9 @@ With no target it starts the simulator in its own process (pinned to another cor
 is one) and measures against it, unthrottled. Against a real server or relay it sends only
 reads (``powerstatus`` of ``--guid``, else ``system/serverStatus``) and respects the rate limit
 (``--rate``/``--burst``, default the session's 5/s burst 5) unless ``--no-rate-limit``.
-Closed loop: N callers each send the next request when the last one is answered.
+Closed loop: N callers each send the next request when the last one is answered. Each
+installed transport is measured (httpx; aiohttp too with its extra) unless ``--transport``
+names one; a bar per level shows on stderr while it runs, the figures go to stdout.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
         help="measure throughput and latency (the simulator by default)",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [options]",
     )
     add = parser.add_argument
     target = parser.add_argument_group("target (default: a simulator started for the run)")

@@ -280,7 +280,10 @@ def _other_verbs(sub: Any, leaves: Leaves) -> None:
     call.add_argument("--idempotent", action="store_true", help="safe to send twice")
     _leaf(sub, "sites", "list the selected inventory sites (sends nothing)", leaves)
     simulate = sub.add_parser(
-        "simulate", help="serve simulated Thinknx servers", description="serve simulated servers"
+        "simulate",
+        help="serve simulated Thinknx servers",
+        description="serve simulated servers",
+        usage="%(prog)s [options]",
     )
     from ..simulator.cli import add_arguments
 
