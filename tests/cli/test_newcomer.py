@@ -1,10 +1,10 @@
-"""The first hour with the command: what each line says, on which stream, with which status."""
+"""The first hour with the command: results on stdout, diagnostics on stderr, sorted small
+selections, the simulator's inventory, a local site by URL."""
 
 from __future__ import annotations
 
 import os
 import pty
-import re
 import subprocess
 import sys
 import threading
@@ -23,151 +23,6 @@ from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig,
 from thinknx_async.simulator.inventory_file import inventory_toml
 
 from .conftest import ROOT, cli_env, json_lines, run_cli
-
-#: Blocks importing aiohttp in a child, as in an environment with the cli extra only.
-NO_AIOHTTP = """\
-import sys
-
-
-class _NoAiohttp:
-    def find_spec(self, name, path=None, target=None):
-        if name == "aiohttp" or name.startswith("aiohttp."):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
-sys.meta_path.insert(0, _NoAiohttp())
-"""
-
-
-def _usage_and_error(result: subprocess.CompletedProcess[str]) -> tuple[str, str]:
-    assert result.returncode == USAGE and result.stdout == ""
-    usage, error = result.stderr.splitlines()
-    return usage, error
-
-
-# Refusals before sending: status 2, one line ---------------------------------------------
-
-
-def test_a_setpoint_that_is_not_a_number(sim: Simulator) -> None:
-    usage, error = _usage_and_error(run_cli("thermostat", "setpoint", "X", "abc"))
-    assert (
-        usage
-        == "usage: thinknx thermostat setpoint [-h] [--feedback] ALIAS_OR_GUID CELSIUS [options]"
-    )
-    assert error == (
-        "thinknx thermostat setpoint: error: argument CELSIUS: expected a decimal number such as "
-        "21.5, got 'abc'"
-    )
-
-
-@pytest.mark.parametrize(
-    ("argv", "error"),
-    [
-        (["light", "level", "X", "150"], "argument PERCENT: expected an integer 0..100, got 150"),
-        (
-            ["light", "level", "X", "half"],
-            "argument PERCENT: expected an integer 0..100, got 'half'",
-        ),
-        (["knx", "send-byte", "1/0/1", "x"], "argument VALUE: expected an integer 0..255, got 'x'"),
-        (["knx", "send-bit", "1/0/1", "2"], "argument VALUE: expected 0 or 1, got '2'"),
-        (
-            ["status", "-c", "0"],
-            "argument -c/--concurrency: expected an integer of at least 1, got 0",
-        ),
-        (
-            ["status", "--timeout", "soon"],
-            "argument --timeout: expected seconds such as 2.5, got 'soon'",
-        ),
-        (["status", "--rate", "-1"], "argument --rate: expected a positive number, got -1"),
-    ],
-)
-def test_bad_values_name_the_argument_and_what_it_takes(argv: list[str], error: str) -> None:
-    usage, line = _usage_and_error(run_cli(*argv))
-    assert line.endswith(f": error: {error}")
-    assert "--inventory" not in usage and usage.endswith("[options]")
-
-
-def test_a_usage_error_shows_the_verb_at_hand_only() -> None:
-    usage, error = _usage_and_error(run_cli("light", "on"))
-    assert usage == "usage: thinknx light on [-h] [--feedback] ALIAS_OR_GUID [options]"
-    assert error == "thinknx light on: error: the following arguments are required: ALIAS_OR_GUID"
-    helped = run_cli("light", "on", "-h")
-    assert helped.returncode == OK and "--inventory FILE" in helped.stdout  # all in the help
-
-
-def test_a_bad_guid_is_refused_before_sending(server: SimulatorThread, sim: Simulator) -> None:
-    key = sim.project.sites[0].key
-    args = ("--relay", server.relay_url, "--key", key, "--insecure")
-    result = run_cli("light", "on", "bad guid!", *args)
-    assert (result.returncode, result.stdout) == (USAGE, "")
-    assert result.stderr == (
-        "error: GUID 'bad guid!' is invalid: 1 to 128 characters of A-Z a-z 0-9 - _\n"
-    )
-    result = run_cli("call", "power/../x", "guid=abc", *args)
-    assert result.returncode == USAGE and result.stderr.startswith("error: controller ")
-    assert len(result.stderr.splitlines()) == 1
-    assert sim.counters.snapshot()["requests_total"] == 0
-
-
-def test_an_alias_no_selected_site_has(inventory: Path, sim: Simulator) -> None:
-    result = run_cli("light", "on", "lobyy", "--all", "-i", str(inventory))
-    assert (result.returncode, result.stdout) == (USAGE, "")
-    assert result.stderr.startswith(
-        f"error: flat-1: {inventory}: site 'flat-1': field 'aliases': no alias 'lobyy'"
-    )
-    assert result.stderr.rstrip().endswith("(and 3 more sites)")
-    assert len(result.stderr.splitlines()) == 1
-    assert sim.counters.snapshot()["requests_total"] == 0
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["status", "--host", "10.0.0.9"], "a local site needs --username and --password"),
-        (["status", "--relay", "https://relay.example.com"], "--relay needs --key KEY"),
-        (["status", "-i", "."], "error: .: is a directory, not an inventory file"),
-        (["status", "--all", "-i", "missing.toml"], "error: missing.toml: no such inventory file"),
-        (
-            ["status", "--key", "https://relay.example.com/Sekr3t"],
-            "error: --key (or $THINKNX_KEY): the Integration Kit key must be letters, digits",
-        ),
-        (["call"], "error: the following arguments are required: CONTROLLER\n"),
-        (["status", "--host", "http://u:Sekr3t@h:5051/x"], "local URL 'http://***@h:5051/x'"),
-        (
-            ["status", "--host", "h", "--port", "0", "--username", "u", "--password", "p"],
-            "port must be an integer 1..65535, got 0",
-        ),
-        (
-            ["--transport", "aiohttp", "status", "--key", "abc", "--rate", "1e999"],
-            "argument --rate: expected a positive number",
-        ),
-    ],
-)
-def test_target_mistakes_are_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
-    result = run_cli(*argv, cwd=tmp_path)
-    assert result.returncode == USAGE and result.stdout == ""
-    assert message in result.stderr and "Sekr3t" not in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
-
-
-def test_an_empty_inventory(tmp_path: Path) -> None:
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    result = run_cli("status", "--all", "-i", str(empty))
-    assert (result.returncode, result.stdout) == (USAGE, "")
-    assert result.stderr.startswith(f"error: {empty}: ") and len(result.stderr.splitlines()) == 1
-
-
-def test_the_plain_http_hint_names_the_flag_in_bench_too(server: SimulatorThread) -> None:
-    key = Project.generate(sites=1, seed=3).sites[0].key
-    result = run_cli("bench", "--relay", server.relay_url, "--key", key, "--seconds", "0.5")
-    assert (result.returncode, result.stdout) == (USAGE, "")
-    assert result.stderr == (
-        "error: refusing a relay over plain http://: the key would travel in clear text "
-        "(add --insecure to allow it)\n"
-    )
-
 
 # Results on stdout, diagnostics on stderr ---------------------------------------------------
 
@@ -285,47 +140,6 @@ async def test_a_large_fan_out_streams_in_completion_order(
         await run_on_sites(session, sites[:3], "t", last_first, ui=ui, reads=True,
                            concurrency=3)  # fmt: skip
     assert capsys.readouterr().out.splitlines() == ["✓ s-00: x", "✓ s-01: x", "✓ s-02: x"]
-
-
-# bench ----------------------------------------------------------------------------------------
-
-
-def test_bench_with_only_the_cli_extra(tmp_path: Path) -> None:
-    (tmp_path / "sitecustomize.py").write_text(NO_AIOHTTP)
-    env = cli_env(pythonpath=tmp_path)
-    command = [sys.executable, "-m", "thinknx_async.cli", "bench"]
-    blocked = subprocess.run([sys.executable, "-c", "import aiohttp"], env=env,
-                             capture_output=True, check=False, timeout=30)  # fmt: skip
-    assert blocked.returncode != 0  # the child really cannot import it
-    result = subprocess.run([*command, "--seconds", "1", "--concurrencies", "1"], env=env,
-                            capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
-    assert result.returncode == OK, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()]
-    assert [row[:2] for row in rows if row and row[0] in ("httpx", "aiohttp")] == [["httpx", "1"]]
-    assert result.stderr == "[1/1] httpx, 1 in flight: 1.25 s\n"  # progress, on stderr
-    refused = subprocess.run([*command, "--transport", "aiohttp"], env=env, capture_output=True,
-                             text=True, check=False, timeout=60)  # fmt: skip
-    assert (refused.returncode, refused.stdout) == (USAGE, "")
-    assert refused.stderr == (
-        "error: --transport aiohttp needs the extra: pip install 'thinknx-async[aiohttp]'\n"
-    )
-    fan_out = subprocess.run(
-        [*command[:-1], "status", "--key", "K", "--transport", "aiohttp"],
-        env=env, capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
-    assert (fan_out.returncode, fan_out.stdout) == (USAGE, "")
-    assert fan_out.stderr == refused.stderr  # the flag, not transport='aiohttp'
-    helped = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True,
-                            check=False, timeout=60)  # fmt: skip
-    assert "default: every installed one, here httpx)" in " ".join(helped.stdout.split())
-
-
-def test_bench_help_reads_in_words() -> None:
-    result = run_cli("bench", "--help")
-    assert result.returncode == OK
-    assert not re.search(r"BENCH_[A-Z]+", result.stdout)
-    for words in ("--local HOST|URL", "--port PORT", "--seconds SECONDS", "--guid GUID"):
-        assert words in result.stdout
 
 
 # simulate --write-inventory ---------------------------------------------------------------------

@@ -22,9 +22,9 @@ from ..session import DEFAULT_RATE_LIMIT, Session
 from ..site import Site
 from ..throttle import RateLimit
 from . import load
-from .parser import per_second, positive, seconds
 from .render import Ui
 from .targets import UsageError, insecure_hint, installed_transports, require_transports
+from .values import per_second, positive, seconds
 
 __all__ = ["add_parser", "run"]
 
