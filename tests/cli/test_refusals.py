@@ -87,7 +87,7 @@ def test_an_alias_no_selected_site_has(inventory: Path, sim: Simulator) -> None:
     result = run_cli("light", "on", "lobyy", "--all", "-i", str(inventory))
     assert (result.returncode, result.stdout) == (USAGE, "")
     assert result.stderr.startswith(
-        f"error: flat-1: {inventory}: site 'flat-1': field 'aliases': no alias 'lobyy'"
+        f"error: {inventory}: site 'flat-1': field 'aliases': no alias 'lobyy'"
     )
     assert result.stderr.rstrip().endswith("(and 3 more sites)")
     assert len(result.stderr.splitlines()) == 1

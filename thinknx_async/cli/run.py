@@ -67,7 +67,8 @@ def prepare_all(sites: Sequence[Site], prepare: Prepare) -> Callable[[Site], Awa
             refused[site] = exc
     if refused and not ready:
         site, error = next(iter(refused.items()))
-        where = f"{site.name}: " if len(sites) > 1 else ""
+        named = len(sites) == 1 or isinstance(error, InventoryError)  # names its site
+        where = "" if named else f"{site.name}: "
         others = f" (and {len(refused) - 1} more sites)" if len(refused) > 1 else ""
         raise UsageError(f"{where}{error}{others}")
 
