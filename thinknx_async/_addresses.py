@@ -165,34 +165,40 @@ def local_address(
 
 
 class PlainHttpRefused(ValidationError):
-    """A relay over plain ``http://`` without leave; ``how`` says how to give it."""
+    """A relay (or cloud) root over plain ``http://`` without leave; ``how`` says how to give
+    it, ``what`` names the root."""
 
-    REASON = "refusing a relay over plain http://: the key would travel in clear text"
+    def __init__(self, how: str, what: str = "relay URL") -> None:
+        super().__init__(
+            f"refusing a {what} over plain http://: the key would travel in clear text "
+            f"({how} to allow it)"
+        )
+        self.what = what
 
-    def __init__(self, how: str) -> None:
-        super().__init__(f"{self.REASON} ({how} to allow it)")
 
-
-def relay_root(url: str, *, allow_insecure: bool) -> str:
-    """An on-premise relay's root URL, refused over plain HTTP unless allowed."""
+def relay_root(url: str, *, allow_insecure: bool, what: str = "relay URL") -> str:
+    """A relay's (or the cloud's) root URL, percent-encoded, refused over plain HTTP unless
+    allowed, and without credentials, query or fragment (``what`` names it in messages)."""
     if not isinstance(url, str):
-        raise ValidationError("url must be a string")
-    return _relay_root(url, bool(allow_insecure))
+        raise ValidationError(f"{what} must be a string")
+    return _relay_root(url, bool(allow_insecure), what)
 
 
 @functools.lru_cache(maxsize=64)  # a fan-out opens hundreds of sites behind the same relay
-def _relay_root(url: str, allow_insecure: bool) -> str:
+def _relay_root(url: str, allow_insecure: bool, what: str) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ValidationError(f"relay URL {url!r:.80} is invalid") from exc
+        raise ValidationError(f"{what} {url!r:.80} is invalid") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValidationError(f"relay URL {url!r:.80} must be http(s)://host[:port]")
-    if parsed.query or parsed.fragment or parsed.userinfo:
-        raise ValidationError("relay URL must not carry a query, fragment or credentials")
+        raise ValidationError(f"{what} {url!r:.80} must be http(s)://host[:port][/path]")
+    if parsed.query or parsed.fragment or parsed.userinfo or "?" in url or "#" in url:
+        raise ValidationError(f"{what} must not carry a query, fragment or credentials")
     if parsed.scheme == "http" and not allow_insecure:
-        raise PlainHttpRefused("pass allow_insecure=True")
-    return url.rstrip("/")
+        raise PlainHttpRefused("pass allow_insecure=True", what)
+    # The encoded form (a space as %20, non-ASCII as UTF-8 escapes), so that every transport
+    # sends the same request line.
+    return str(parsed).rstrip("/")
 
 
 def check_key(key: str) -> str:

@@ -90,7 +90,7 @@ def test_one_site_without_inventory(
     refused = run_cli("status", "--relay", server.relay_url, "--key", site.key)
     assert refused.returncode == USAGE and refused.stdout == ""
     assert refused.stderr == (
-        "error: refusing a relay over plain http://: the key would travel in clear text "
+        "error: refusing a relay URL over plain http://: the key would travel in clear text "
         "(add --insecure to allow it)\n"
     )
 

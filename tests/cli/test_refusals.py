@@ -137,6 +137,6 @@ def test_the_plain_http_hint_names_the_flag_in_bench_too(server: SimulatorThread
     result = run_cli("bench", "--relay", server.relay_url, "--key", key, "--seconds", "0.5")
     assert (result.returncode, result.stdout) == (USAGE, "")
     assert result.stderr == (
-        "error: refusing a relay over plain http://: the key would travel in clear text "
+        "error: refusing a relay URL over plain http://: the key would travel in clear text "
         "(add --insecure to allow it)\n"
     )

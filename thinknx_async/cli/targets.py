@@ -134,8 +134,8 @@ def insecure_hint(open_site: Callable[[], Site]) -> Site:
     """``open_site()``, its plain-http refusal naming the command's flag, ``--insecure``."""
     try:
         return open_site()
-    except PlainHttpRefused:
-        raise UsageError(PlainHttpRefused("add --insecure").args[0]) from None
+    except PlainHttpRefused as refused:
+        raise UsageError(PlainHttpRefused("add --insecure", refused.what).args[0]) from None
 
 
 def open_sites(
