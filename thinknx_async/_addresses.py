@@ -43,6 +43,18 @@ class Address:
     secrets: tuple[str, ...] = ()
 
 
+class PlainHttpRefused(ValidationError):
+    """A relay (or cloud) root over plain ``http://`` without leave; ``how`` says how to give
+    it, ``what`` names the root."""
+
+    def __init__(self, how: str, what: str = "relay URL") -> None:
+        super().__init__(
+            f"refusing a {what} over plain http://: the key would travel in clear text "
+            f"({how} to allow it)"
+        )
+        self.what = what
+
+
 @attrs.frozen(slots=True)
 class LocalTarget:
     """A local server as given: host and port, scheme, credentials (``None``: not given)."""
@@ -164,18 +176,6 @@ def local_address(
     return Address(base, auth_suffix=suffix, secrets=secrets)
 
 
-class PlainHttpRefused(ValidationError):
-    """A relay (or cloud) root over plain ``http://`` without leave; ``how`` says how to give
-    it, ``what`` names the root."""
-
-    def __init__(self, how: str, what: str = "relay URL") -> None:
-        super().__init__(
-            f"refusing a {what} over plain http://: the key would travel in clear text "
-            f"({how} to allow it)"
-        )
-        self.what = what
-
-
 def relay_root(url: str, *, allow_insecure: bool, what: str = "relay URL") -> str:
     """A relay's (or the cloud's) root URL, percent-encoded, refused over plain HTTP unless
     allowed, and without credentials, query or fragment (``what`` names it in messages)."""
@@ -201,6 +201,12 @@ def _relay_root(url: str, allow_insecure: bool, what: str) -> str:
     return str(parsed).rstrip("/")
 
 
+def relay_address(root: str, key: str) -> Address:
+    """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
+    check_key(key)
+    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
+
+
 def check_key(key: str) -> str:
     """An Integration Kit key as it may stand in a URL path (never quoted in the message)."""
     if not isinstance(key, str) or not key or len(key) > 256:
@@ -208,9 +214,3 @@ def check_key(key: str) -> str:
     if _KEY.fullmatch(key) is None:
         raise ValidationError("the Integration Kit key must be letters, digits, - and _ only")
     return key
-
-
-def relay_address(root: str, key: str) -> Address:
-    """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
-    check_key(key)
-    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
