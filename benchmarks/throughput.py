@@ -32,6 +32,7 @@ from ._clients import (
     raw_socket,
 )
 from ._load import measure
+from ._throughput_plot import data_from_tables, plot
 
 Factory = Callable[[Target, int], AbstractAsyncContextManager[Call]]
 
@@ -213,51 +214,21 @@ def tables(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def plot(data: dict[str, Any], path: Path) -> None:
-    """req/s by concurrency for every variant (log-log), with min-max error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for name, by_n in data["results"].items():
-        medians = [by_n[str(n)]["rps"]["median"] for n in CONCURRENCY]
-        low = [m - by_n[str(n)]["rps"]["min"] for m, n in zip(medians, CONCURRENCY, strict=True)]
-        high = [by_n[str(n)]["rps"]["max"] - m for m, n in zip(medians, CONCURRENCY, strict=True)]
-        style = "--" if "bare" in name else "-"
-        axes.errorbar(
-            CONCURRENCY, medians, yerr=[low, high], label=name, linestyle=style, marker="o"
-        )
-    ceiling = data["server_ceiling_rps"]["median"]
-    axes.axhline(ceiling, color="grey", linewidth=0.8, linestyle=":")
-    axes.text(1, ceiling, " server ceiling", va="bottom", color="grey")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xticks(CONCURRENCY, [str(n) for n in CONCURRENCY])
-    axes.set_xlabel("requests in flight")
-    axes.set_ylabel("requests/s (median of rounds, bars: min-max)")
-    machine = common.machine()
-    axes.set_title(
-        f"One site over HTTP on 127.0.0.1: {machine['nproc']} cores, Python {machine['python']}"
-    )
-    axes.legend(fontsize=8, loc="lower right")
-    axes.grid(True, which="both", linewidth=0.3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     parser.add_argument(
-        "--plot-only", action="store_true", help="redraw the plot from results/throughput.json"
+        "--plot-only",
+        action="store_true",
+        help="redraw the plot from results/throughput.json, else from results/throughput.md",
     )
     args = parser.parse_args(argv)
     if args.plot_only:
-        plot(json.loads((common.RESULTS / "throughput.json").read_text()), PLOT)
+        saved = common.RESULTS / "throughput.json"
+        if saved.is_file():
+            plot(json.loads(saved.read_text()), PLOT)
+        else:
+            plot(data_from_tables((common.RESULTS / "throughput.md").read_text()), PLOT)
         return 0
     run(args.quick)
     return 0

@@ -7,14 +7,24 @@ import functools
 import re
 from collections.abc import Mapping
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 import httpx
 
 from .errors import ValidationError
 
-__all__ = ["AUTH_MODES", "Address", "local_address", "relay_address", "relay_root"]
+__all__ = [
+    "AUTH_MODES",
+    "Address",
+    "LocalTarget",
+    "PlainHttpRefused",
+    "check_key",
+    "local_address",
+    "local_target",
+    "relay_address",
+    "relay_root",
+]
 
 AUTH_MODES = ("digest", "basic", "query")
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -33,10 +43,107 @@ class Address:
     secrets: tuple[str, ...] = ()
 
 
+class PlainHttpRefused(ValidationError):
+    """A relay (or cloud) root over plain ``http://`` without leave; ``how`` says how to give
+    it, ``what`` names the root."""
+
+    def __init__(self, how: str, what: str = "relay URL") -> None:
+        super().__init__(
+            f"refusing a {what} over plain http://: the key would travel in clear text "
+            f"({how} to allow it)"
+        )
+        self.what = what
+
+
+@attrs.frozen(slots=True)
+class LocalTarget:
+    """A local server as given: host and port, scheme, credentials (``None``: not given)."""
+
+    host: str
+    port: int
+    scheme: str
+    username: str | None
+    password: str | None
+    secrets: tuple[str, ...] = ()
+
+
+def _shown(url: str) -> str:
+    """``url`` for a message: any user-info replaced, so no password is ever quoted."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return f"{url[:60]!r}"
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return repr(f"{scheme}{sep}{authority}{slash}{path}"[:80])
+
+
+def local_target(
+    host: str,
+    port: int | None,
+    scheme: str | None,
+    username: str | None,
+    password: str | None,
+) -> LocalTarget:
+    """``host`` as a name or address, or as the URL a server or a manifest hands out:
+    ``http://HOST:PORT``, with or without ``/api/V1/``, or the spec's own form with
+    credentials, ``http://user:pass@HOST:5051``. What the URL says and the arguments say must
+    agree; the port defaults to 5051 and the scheme to ``http``."""
+    if not isinstance(host, str) or "://" not in host:
+        return LocalTarget(host, 5051 if port is None else port, scheme or "http", username,
+                           password)  # fmt: skip
+    shown = _shown(host)
+    try:
+        parts = urlsplit(host)
+        url_port = parts.port
+    except ValueError:
+        raise ValidationError(f"local URL {shown} has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"local URL {shown} must be http(s)://[user:pass@]host[:port]")
+    if parts.query or parts.fragment or parts.path.strip("/") not in ("", "api/V1"):
+        raise ValidationError(
+            f"local URL {shown} must end at the port or /api/V1/: no path, query or fragment"
+        )
+    raw_user, raw_password = parts.username, parts.password
+    url_user = None if raw_user is None else unquote(raw_user)
+    url_password = None if raw_password is None else unquote(raw_password)
+    for what, given, in_url in (
+        ("scheme", scheme, parts.scheme),
+        ("port", port, url_port),
+        ("username", username, url_user),
+        ("password", password, url_password),
+    ):
+        if given is not None and in_url is not None and given != in_url:
+            raise ValidationError(f"the {what} given differs from the URL's")
+    secrets = tuple(s for s in (raw_password, url_password) if s)
+    return LocalTarget(
+        parts.hostname,
+        url_port or port or 5051,
+        parts.scheme,
+        username if url_user is None else url_user,
+        password if url_password is None else url_password,
+        secrets,
+    )
+
+
+def _non_empty(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{field} must be a non-empty string")
+    return value
+
+
 def local_address(
-    host: str, port: int, scheme: str, username: str, password: str, auth: str
+    host: str,
+    port: int | None,
+    scheme: str | None,
+    username: str | None,
+    password: str | None,
+    auth: str,
 ) -> Address:
-    """``SCHEME://HOST:PORT/api/V1/`` with Digest, Basic or query credentials."""
+    """``SCHEME://HOST:PORT/api/V1/`` with Digest, Basic or query credentials; ``host`` may
+    be a URL (see :func:`local_target`)."""
+    target = local_target(host, port, scheme, username, password)
+    host, port, scheme = target.host, target.port, target.scheme
     if auth not in AUTH_MODES:
         raise ValidationError(f"auth must be one of {AUTH_MODES}, got {auth!r}")
     if scheme not in ("http", "https"):
@@ -45,9 +152,8 @@ def local_address(
         raise ValidationError(f"host {host!r:.60} is not a host name or IP address")
     if type(port) is not int or not 0 < port < 65536:
         raise ValidationError(f"port must be an integer 1..65535, got {port!r}")
-    for field, value in (("username", username), ("password", password)):
-        if not isinstance(value, str) or not value:
-            raise ValidationError(f"{field} must be a non-empty string")
+    username = _non_empty("username", target.username)
+    password = _non_empty("password", target.password)
     if ":" in username and auth == "basic":
         raise ValidationError("a Basic auth username cannot contain ':'")
     if auth == "query" and scheme != "http":
@@ -59,7 +165,7 @@ def local_address(
     except httpx.InvalidURL as exc:
         raise ValidationError(f"host {host!r:.60} is not a host name or IP address") from exc
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    secrets = (password, token)
+    secrets = (password, token, *target.secrets)
     if auth == "digest":
         digest = httpx.DigestAuth(username, password)
         return Address(base, auth=digest, auth_suffix="auth=digest", secrets=secrets)
@@ -89,10 +195,7 @@ def _relay_root(url: str, allow_insecure: bool, what: str) -> str:
     if parsed.query or parsed.fragment or parsed.userinfo or "?" in url or "#" in url:
         raise ValidationError(f"{what} must not carry a query, fragment or credentials")
     if parsed.scheme == "http" and not allow_insecure:
-        raise ValidationError(
-            f"refusing a {what} over plain http://: the key would travel in clear text "
-            "(pass allow_insecure=True to allow it)"
-        )
+        raise PlainHttpRefused("pass allow_insecure=True", what)
     # The encoded form (a space as %20, non-ASCII as UTF-8 escapes), so that every transport
     # sends the same request line.
     return str(parsed).rstrip("/")
@@ -100,8 +203,14 @@ def _relay_root(url: str, allow_insecure: bool, what: str) -> str:
 
 def relay_address(root: str, key: str) -> Address:
     """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
+    check_key(key)
+    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
+
+
+def check_key(key: str) -> str:
+    """An Integration Kit key as it may stand in a URL path (never quoted in the message)."""
     if not isinstance(key, str) or not key or len(key) > 256:
         raise ValidationError("the Integration Kit key must be a non-empty string")
     if _KEY.fullmatch(key) is None:
-        raise ValidationError("the Integration Kit key must be letters and digits only")
-    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
+        raise ValidationError("the Integration Kit key must be letters, digits, - and _ only")
+    return key

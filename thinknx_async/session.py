@@ -300,17 +300,24 @@ class Session:
         self,
         host: str,
         *,
-        username: str,
-        password: str,
+        username: str | None = None,
+        password: str | None = None,
         auth: Literal["digest", "basic", "query"] = "digest",
-        port: int = 5051,
-        scheme: Literal["http", "https"] = "http",
+        port: int | None = None,
+        scheme: Literal["http", "https"] | None = None,
         name: str | None = None,
         rate_limit: RateLimit | UseSessionDefault | None = USE_SESSION_DEFAULT,
         max_in_flight: int | None = None,
         method: Method | None = None,
     ) -> Site:
         """A server on the local network: ``http://HOST:5051/api/V1/``.
+
+        ``host`` is a host name or IP address, or a URL such as a simulator's manifest or a
+        server page hands out: ``http://192.168.1.10:5051``, or the spec's own form with the
+        credentials in it, ``http://service:pw@192.168.1.10:5051``. A URL's port, scheme and
+        credentials need not be repeated as arguments (given both ways, they must agree); the
+        port is otherwise 5051 and the scheme ``http``. Credentials are masked in every
+        message and log like any other.
 
         ``auth`` picks how credentials travel: ``"digest"`` (HTTP Digest, the default: the
         password never crosses the network), ``"basic"`` (an Authorization header), or

@@ -63,19 +63,26 @@ def inventory(tmp_path: Path, project: Project, server: SimulatorThread) -> Path
     return write_inventory(tmp_path / "thinknx.toml", project, server.relay_url)
 
 
+def cli_env(pythonpath: Path | None = None) -> dict[str, str]:
+    """The environment of a child ``thinknx``: this checkout first on the path (after
+    ``pythonpath``), 100 columns, no colour, no ``THINKNX_*`` variable of the caller's."""
+    path = str(ROOT) if pythonpath is None else f"{pythonpath}{os.pathsep}{ROOT}"
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "100", "NO_COLOR": "1"}
+    for name in ("THINKNX_INVENTORY", "THINKNX_KEY", "THINKNX_USERNAME", "THINKNX_PASSWORD"):
+        env.pop(name, None)
+    return env
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m thinknx_async.cli ARGS`` in a child process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
-    for name in ("THINKNX_INVENTORY", "THINKNX_KEY", "THINKNX_USERNAME", "THINKNX_PASSWORD"):
-        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "thinknx_async.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=cli_env(),
         cwd=cwd or ROOT,
         check=False,
     )

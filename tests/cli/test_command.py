@@ -88,7 +88,11 @@ def test_one_site_without_inventory(
     assert result.stdout.strip() == "✓ relay: sent 1/0/1 = 21.5"
     assert sim.knx_value(site.name, "1/0/1") == 21.5
     refused = run_cli("status", "--relay", server.relay_url, "--key", site.key)
-    assert refused.returncode == USAGE and "allow_insecure" in refused.stderr
+    assert refused.returncode == USAGE and refused.stdout == ""
+    assert refused.stderr == (
+        "error: refusing a relay URL over plain http://: the key would travel in clear text "
+        "(add --insecure to allow it)\n"
+    )
 
 
 def test_every_verb_in_process(
@@ -123,8 +127,10 @@ def test_every_verb_in_process(
         out = capsys.readouterr().out
         assert out.startswith("✓ flat-1: ") and expected in out, (argv, out)
     assert sim.device_state(devices["light"])["level"] == 70
-    assert main(["light", "on", "nope", *base]) == FAILED
-    assert "InventoryError: " in capsys.readouterr().out
+    assert main(["light", "on", "nope", *base]) == USAGE  # no site has it: nothing sent
+    refusal = capsys.readouterr()
+    assert refusal.out == ""
+    assert refusal.err.startswith(f"error: {inventory}: site 'flat-1': field 'aliases': no alias ")
     assert main(["sites", "-i", str(inventory), "--tag", "odd"]) == OK
     out = capsys.readouterr().out
     assert "flat-1  relay" in out and "flat-3  relay" in out and "flat-2" not in out

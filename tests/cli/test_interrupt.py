@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,38 @@ import pytest
 from thinknx_async.cli import INTERRUPTED
 from thinknx_async.simulator import Faults, Simulator
 
-from .conftest import ROOT
+from .conftest import ROOT, cli_env
 
 
 def _default_sigint() -> None:
     """In the child: Ctrl-C's default action, even when this run ignores SIGINT (as a job
     started in the background by a shell does, and its children inherit)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """``thinknx ARGS`` in a child that Ctrl-C can interrupt, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "thinknx_async.cli", *args],
+        env=cli_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def interrupt(child: subprocess.Popen[str], ready: Callable[[], object]) -> tuple[str, str]:
+    """Ctrl-C to ``child`` once ``ready()`` returns; what it printed (killed if it hangs)."""
+    try:
+        ready()
+        child.send_signal(signal.SIGINT)
+        return child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
 
 
 def _wait(condition: object, what: str, limit: float = 15.0) -> None:
@@ -38,29 +63,29 @@ def test_ctrl_c_mid_fan_out_exits_130_cleanly(
     inventory: Path, sim: Simulator, transport: str
 ) -> None:
     sim.set_faults(Faults(down=True, down_max_hold=30.0))  # held until the client leaves
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "thinknx_async.cli", "light", "on", "lobby", "--all"]
-    command += ["-i", str(inventory), "--transport", transport, "--timeout", "60"]
-    child = subprocess.Popen(
-        command,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    child = start_cli("light", "on", "lobby", "--all", "-i", str(inventory),
+                      "--transport", transport, "--timeout", "60")  # fmt: skip
     try:
-        _wait(lambda: sim.counters.requests() == 4, "every site's request in the server")
-        child.send_signal(signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=15)
+        stdout, stderr = interrupt(
+            child, lambda: _wait(lambda: sim.counters.requests() == 4, "every request held")
+        )
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
         sim.set_faults(Faults())
     assert child.returncode == INTERRUPTED, (stdout, stderr)
     assert "interrupted" in stderr
     assert "Traceback" not in stderr + stdout
     _wait(lambda: sim.counters.connected == 0, "every connection closed")
     assert sim.counters.total_executed() == 0  # nothing ran: the server was holding them
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_during_the_demo_exits_130_without_a_traceback() -> None:
+    child = start_cli("demo")
+    pipe = child.stdout
+    assert pipe is not None
+    first: list[str] = []  # once the demo has started: its 429 waits take seconds
+    stdout, stderr = interrupt(child, lambda: first.append(pipe.readline()))
+    assert first[0].startswith("thinknx demo: 240 flats")
+    assert child.returncode == INTERRUPTED, (stdout, stderr)
+    assert stderr.splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in stdout + stderr and "Exception" not in stderr

@@ -19,7 +19,18 @@ __all__ = ["FAILED", "INTERRUPTED", "OK", "USAGE", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Every verb alike: a refusal before sending is one line on stderr and status 2; Ctrl-C is
+    ``interrupted`` on stderr and status 130, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         from .parser import build_parser
         from .render import Ui
@@ -29,31 +40,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"thinknx: {exc}; install the extra: pip install 'thinknx-async[cli]'",
               file=sys.stderr)  # fmt: skip
         return USAGE
-    args = build_parser().parse_args(argv)
-    if args.verb == "simulate":
-        from ..simulator.cli import run as run_simulator
-
-        return run_simulator(args)
-    if args.verb == "bench":
-        from .bench import run as run_bench
-
-        return asyncio.run(run_bench(args))
-    if args.verb == "demo":
-        from .demo import run_demo
-
-        return run_demo(args)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error, already printed (2)
+        return exc.code if isinstance(exc.code, int) else USAGE
     ui = Ui(json_lines=args.json, verbose=args.verbose, progress=not args.no_progress)
     try:
-        if args.concurrency < 1:
-            raise UsageError("--concurrency must be at least 1")
+        if args.verb == "simulate":
+            from ..simulator.cli import run as run_simulator
+
+            return run_simulator(args)
+        if args.verb == "bench":
+            from .bench import run as run_bench
+
+            return asyncio.run(run_bench(args, ui))
+        if args.verb == "demo":
+            from .demo import run_demo
+
+            return run_demo(
+                args, Ui(json_lines=False, verbose=False, progress=not args.no_progress)
+            )
         return asyncio.run(run_command(args, ui))
     except (UsageError, InventoryError, ValidationError) as exc:
         ui.error(str(exc))
         return USAGE
-    except KeyboardInterrupt:
-        ui.error("interrupted")
-        return INTERRUPTED
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

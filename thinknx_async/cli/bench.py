@@ -4,7 +4,9 @@ With no target it starts the simulator in its own process (pinned to another cor
 is one) and measures against it, unthrottled. Against a real server or relay it sends only
 reads (``powerstatus`` of ``--guid``, else ``system/serverStatus``) and respects the rate limit
 (``--rate``/``--burst``, default the session's 5/s burst 5) unless ``--no-rate-limit``.
-Closed loop: N callers each send the next request when the last one is answered.
+Closed loop: N callers each send the next request when the last one is answered. Each
+installed transport is measured (httpx; aiohttp too with its extra) unless ``--transport``
+names one; a bar per level shows on stderr while it runs, the figures go to stdout.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import os
 import sys
 from typing import Any
 
+from .._addresses import local_target
 from ..session import DEFAULT_RATE_LIMIT, Session
 from ..site import Site
 from ..throttle import RateLimit
 from . import load
+from .render import Ui
+from .targets import UsageError, insecure_hint, installed_transports, require_transports
+from .values import per_second, positive, seconds
 
 __all__ = ["add_parser", "run"]
 
@@ -38,32 +44,51 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
         help="measure throughput and latency (the simulator by default)",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [options]",
     )
     add = parser.add_argument
     target = parser.add_argument_group("target (default: a simulator started for the run)")
-    target.add_argument("--relay", dest="bench_relay", metavar="URL", help="relay or cloud root")
-    target.add_argument("--key", dest="bench_key", metavar="KEY", help="Integration Kit key")
-    target.add_argument("--local", dest="bench_local", metavar="HOST", help="local server")
-    target.add_argument("--port", dest="bench_port", type=int, default=5051)
-    target.add_argument("--username", dest="bench_username", default="service")
+    target.add_argument("--relay", dest="bench_relay", metavar="URL",
+                        help="a relay's or the cloud's root URL (with --key)")  # fmt: skip
+    target.add_argument("--key", dest="bench_key", metavar="KEY",
+                        help="the site's Integration Kit key")  # fmt: skip
+    target.add_argument("--local", dest="bench_local", metavar="HOST|URL",
+                        help="a local server, by host or URL (with --password)")  # fmt: skip
+    target.add_argument("--port", dest="bench_port", type=int, metavar="PORT",
+                        help="the local server's port (default 5051)")  # fmt: skip
+    target.add_argument("--username", dest="bench_username", metavar="USER",
+                        help="the local user (default service)")  # fmt: skip
     target.add_argument(
-        "--password", dest="bench_password", default=os.environ.get("THINKNX_PASSWORD")
-    )
-    target.add_argument("--auth", dest="bench_auth", choices=["digest", "basic"], default="digest")
-    target.add_argument("--guid", dest="bench_guid", help="read this light's state")
+        "--password", dest="bench_password", metavar="PASSWORD",
+        default=os.environ.get("THINKNX_PASSWORD"),
+        help="the local password ($THINKNX_PASSWORD)",
+    )  # fmt: skip
+    target.add_argument("--auth", dest="bench_auth", choices=["digest", "basic"],
+                        default="digest", help="local authentication (default digest)")  # fmt: skip
+    target.add_argument("--guid", dest="bench_guid", metavar="GUID",
+                        help="read this light's state instead of the server status")  # fmt: skip
     target.add_argument("--insecure", dest="bench_insecure", action="store_true",
-                        help="allow a plain http:// relay")  # fmt: skip
+                        help="allow a relay over plain http://")  # fmt: skip
     add("--concurrencies", dest="bench_concurrency", type=_concurrencies, default=[1, 10, 100],
         metavar="N,N,...", help="requests in flight, one run each (default 1,10,100)")  # fmt: skip
-    add("--seconds", dest="bench_seconds", type=float, default=3.0, help="per run (default 3)")
+    add("--seconds", dest="bench_seconds", type=seconds, default=3.0, metavar="SECONDS",
+        help="measured time per run (default 3)")  # fmt: skip
+    installed = installed_transports()
     add("--transport", dest="bench_transport", choices=["httpx", "aiohttp", "both"],
-        default="both", help="which transport to measure (default both)")  # fmt: skip
-    add("--rate", dest="bench_rate", type=float, help="requests/s the target allows")
-    add("--burst", dest="bench_burst", type=int, help="burst the target allows")
+        default="both" if len(installed) > 1 else installed[0],
+        help="which transport to measure (default: every installed one, here "
+        f"{' and '.join(installed)})")  # fmt: skip
+    add("--rate", dest="bench_rate", type=per_second, metavar="PER_S",
+        help="requests/s the target allows")  # fmt: skip
+    add("--burst", dest="bench_burst", type=positive, metavar="N",
+        help="burst the target allows")  # fmt: skip
     add("--no-rate-limit", dest="bench_unlimited", action="store_true",
         help="do not throttle (only for a target you own)")  # fmt: skip
     add("--json", dest="bench_json", action="store_true", help="print JSON instead of a table")
+    add("--no-progress", dest="bench_quiet", action="store_true",
+        help="no progress while measuring")  # fmt: skip
     return parser
 
 
@@ -82,19 +107,31 @@ def _site(session: Session, args: argparse.Namespace, manifest: dict[str, Any] |
         return session.on_premise(manifest["relay_url"], first["key"], allow_insecure=True)
     if args.bench_relay:
         if not args.bench_key:
-            raise ValueError("--relay needs --key")
-        return session.on_premise(
-            args.bench_relay, args.bench_key, allow_insecure=args.bench_insecure
+            raise UsageError("--relay needs --key KEY")
+        return insecure_hint(
+            lambda: session.on_premise(
+                args.bench_relay, args.bench_key, allow_insecure=args.bench_insecure
+            )
         )
-    if not args.bench_password:
-        raise ValueError("--local needs --password (or THINKNX_PASSWORD)")
+    target = local_target(args.bench_local, args.bench_port, None, args.bench_username,
+                          args.bench_password)  # fmt: skip
+    if not target.password:
+        raise UsageError("--local needs --password PASSWORD (or $THINKNX_PASSWORD)")
     return session.local(
         args.bench_local,
         port=args.bench_port,
-        username=args.bench_username,
+        username=args.bench_username or (None if target.username else "service"),
         password=args.bench_password,
         auth=args.bench_auth,
     )
+
+
+def _transports(args: argparse.Namespace) -> list[str]:
+    return ["httpx", "aiohttp"] if args.bench_transport == "both" else [args.bench_transport]
+
+
+def _warmup(args: argparse.Namespace) -> float:
+    return float(min(0.5, args.bench_seconds / 4))
 
 
 async def _one_run(
@@ -116,8 +153,7 @@ async def _one_run(
             manifest["sites"][0]["devices"]["light"][0] if manifest else None
         )
         call: load.Call = site.light(guid).is_on if guid else site.server_status
-        warmup = min(0.5, args.bench_seconds / 4)
-        result = await load.measure(call, concurrency, args.bench_seconds, warmup)
+        result = await load.measure(call, concurrency, args.bench_seconds, _warmup(args))
     return {
         "transport": transport,
         "concurrency": concurrency,
@@ -127,12 +163,13 @@ async def _one_run(
 
 
 async def _measure(
-    args: argparse.Namespace, manifest: dict[str, Any] | None
+    args: argparse.Namespace, manifest: dict[str, Any] | None, ui: Ui
 ) -> list[dict[str, Any]]:
-    transports = ["httpx", "aiohttp"] if args.bench_transport == "both" else [args.bench_transport]
-    results = []
-    for concurrency in args.bench_concurrency:
-        for transport in transports:  # interleaved, so drift hits both alike
+    runs = [(c, t) for c in args.bench_concurrency for t in _transports(args)]  # interleaved: drift
+    results = []  # hits both transports alike
+    for number, (concurrency, transport) in enumerate(runs, start=1):
+        title = f"[{number}/{len(runs)}] {transport}, {concurrency} in flight"
+        async with ui.timed(title, _warmup(args) + args.bench_seconds):
             results.append(await _one_run(args, manifest, transport, concurrency))
     return results
 
@@ -153,11 +190,19 @@ def _print_table(results: list[dict[str, Any]], target: str) -> None:
     )
 
 
-async def run(args: argparse.Namespace) -> int:
-    """Run ``thinknx bench``; return the exit status (0, or 1 when any request failed)."""
+async def run(args: argparse.Namespace, ui: Ui) -> int:
+    """Run ``thinknx bench``; return the exit status (0, or 1 when any request failed).
+
+    A wrong target or a transport that is not installed is a
+    :class:`~.targets.UsageError` (or ``ValidationError``) before anything is measured."""
+    require_transports(args.bench_transport, _transports(args))
+    ui = Ui(json_lines=False, verbose=False, progress=ui.progress_asked and not args.bench_quiet)
     manifest = None
     simulator = None
-    if not (args.bench_relay or args.bench_local):
+    if args.bench_relay or args.bench_local:
+        async with Session() as probe:
+            _site(probe, args, None)  # the target's flags, checked before measuring
+    else:
         from ..simulator import SimulatorProcess
 
         cores = os.cpu_count() or 1
@@ -170,11 +215,7 @@ async def run(args: argparse.Namespace) -> int:
         if cores >= 2 and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {0})
     try:
-        try:
-            results = await _measure(args, manifest)
-        except ValueError as exc:
-            print(f"thinknx bench: {exc}", file=sys.stderr)
-            return 2
+        results = await _measure(args, manifest, ui)
     finally:
         if simulator is not None:
             simulator.stop()

@@ -15,9 +15,10 @@ from ..session import Session
 from ..simulator import Project, Simulator, SimulatorConfig, SimulatorThread
 from ..site import Site
 from ..throttle import RateLimit
-from .exits import OK, USAGE
+from .exits import OK
 from .render import Ui, summary_table
 from .run import run_on_sites
+from .targets import UsageError
 
 __all__ = ["run_demo"]
 
@@ -91,13 +92,13 @@ async def _steps(
     return rows
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Serve ``--sites`` simulated flats on 127.0.0.1 and drive them; the exit status."""
     count: int = args.demo_sites
-    if count < BROKEN or args.demo_concurrency < 1:
-        print(f"thinknx demo: --sites must be at least {BROKEN}, --concurrency at least 1")
-        return USAGE
-    ui = Ui(json_lines=False, verbose=False, progress=not args.no_progress)
+    if count < BROKEN:
+        raise UsageError(f"--sites must be at least {BROKEN}, got {count}")
+    if args.demo_concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {args.demo_concurrency}")
     project = Project.generate(sites=count, seed=1, devices_per_kind=1)
     config = SimulatorConfig(rate=SERVER_RATE, burst=SERVER_BURST, local_ports=0)
     with SimulatorThread(Simulator(project, config), host="127.0.0.1") as server:

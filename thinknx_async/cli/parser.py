@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..errors import ValidationError
-from ..knx import GroupAddress, check_byte, format_dpt9
+from .values import bit, byte, decimal, dpt9, group, param, per_second, percent, positive, seconds
 
 __all__ = ["build_parser"]
 
@@ -48,55 +45,6 @@ ACTIONS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
     "button": {"trigger": ("fire the button's actions (trigger)", None, False)},
 }
 READ_ACTIONS = frozenset({("light", "status"), ("thermostat", "temperature")})
-
-
-def _checked(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            return convert(text)
-        except (ValidationError, ValueError, InvalidOperation) as exc:
-            raise argparse.ArgumentTypeError(str(exc) or f"invalid value {text!r}") from None
-
-    parse.__name__ = convert.__name__
-    return parse
-
-
-def _percent(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 100:
-        raise ValueError(f"expected an integer 0..100, got {text}")
-    return value
-
-
-def _bit(text: str) -> int:
-    if text not in ("0", "1"):
-        raise ValueError(f"expected 0 or 1, got {text}")
-    return int(text)
-
-
-def _decimal(text: str) -> Decimal:
-    value = Decimal(text)
-    if not value.is_finite():
-        raise ValueError(f"expected a finite decimal, got {text}")
-    return value
-
-
-def _dpt9(text: str) -> Decimal:
-    value = _decimal(text)
-    format_dpt9(value)
-    return value
-
-
-def _param(text: str) -> tuple[str, str | None]:
-    key, sep, value = text.partition("=")
-    if not key:
-        raise ValueError(f"expected key=value or a bare flag, got {text!r}")
-    return key, value if sep else None
-
-
-percent, bit, dpt9 = _checked(_percent), _checked(_bit), _checked(_dpt9)
-decimal, group = _checked(_decimal), _checked(GroupAddress.parse)
-byte, param = _checked(lambda text: check_byte(int(text))), _checked(_param)
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -146,10 +94,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         " --relay is given",
     )
     add("--relay", metavar="URL", help="one site through this relay (with --key)")
-    add("--host", metavar="HOST", help="one local site at HOST (with --username, --password)")
-    add("--port", type=int, default=5051, help="local port (default 5051)")
-    add("--username", default=env("THINKNX_USERNAME"), help="local user ($THINKNX_USERNAME)")
-    add("--password", default=env("THINKNX_PASSWORD"), help="local password ($THINKNX_PASSWORD)")
+    add("--host", metavar="HOST|URL", help="one local site at HOST, or at a URL such as "
+        "http://user:pass@host:5051 (else with --username, --password)")  # fmt: skip
+    add("--port", type=int, metavar="PORT", help="local port (default 5051, or the URL's)")
+    add("--username", metavar="USER", default=env("THINKNX_USERNAME"),
+        help="local user ($THINKNX_USERNAME)")  # fmt: skip
+    add("--password", metavar="PASSWORD", default=env("THINKNX_PASSWORD"),
+        help="local password ($THINKNX_PASSWORD)")  # fmt: skip
     add("--auth", choices=["digest", "basic", "query"], default="digest", help="local auth")
     add(
         "--insecure",
@@ -158,11 +109,15 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="allow a relay over plain http:// (the key travels in clear text)",
     )
     add("--ca-file", metavar="PEM", help="trust this CA for HTTPS")
-    add("-c", "--concurrency", type=int, default=64, help="sites in flight at once (default 64)")
-    add("--rate", type=float, help="client rate limit per site, requests/s (default 5)")
-    add("--burst", type=int, help="client burst per site (default 5)")
-    add("--attempts", type=int, default=4, help="attempts per request (default 4)")
-    add("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    add("-c", "--concurrency", type=positive, default=64, metavar="N",
+        help="sites in flight at once (default 64)")  # fmt: skip
+    add("--rate", type=per_second, metavar="PER_S",
+        help="client rate limit per site, requests/s (default 5)")  # fmt: skip
+    add("--burst", type=positive, metavar="N", help="client burst per site (default 5)")
+    add("--attempts", type=positive, default=4, metavar="N",
+        help="attempts per request (default 4)")  # fmt: skip
+    add("--timeout", type=seconds, default=10.0, metavar="SECONDS",
+        help="seconds per request (default 10)")  # fmt: skip
     add(
         "--transport",
         choices=["httpx", "aiohttp"],
@@ -174,18 +129,31 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     add("--no-progress", action="store_true", default=False, help="no progress bar")  # fmt: skip
 
 
-def _leaf(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+Leaves = list[argparse.ArgumentParser]
+
+
+def _leaf(sub: Any, name: str, help: str, leaves: Leaves) -> argparse.ArgumentParser:
+    """A verb's own parser; the target and output options are added by :func:`_finish`."""
     parser: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
-    _common(parser, suppress=True)
+    leaves.append(parser)
     return parser
 
 
-def _device_verbs(sub: Any) -> None:
+def _finish(leaf: argparse.ArgumentParser) -> None:
+    """The verb's usage line names its own arguments only (a usage error shows what matters),
+    then the target and output options join it, for ``-h`` and for parsing."""
+    own = leaf.format_usage().removeprefix("usage: ").strip()
+    leaf.usage = f"{own} [options]"
+    leaf.epilog = "options: the target and output options of 'thinknx -h'"
+    _common(leaf, suppress=True)
+
+
+def _device_verbs(sub: Any, leaves: Leaves) -> None:
     for kind, actions in ACTIONS.items():
         kind_parser = sub.add_parser(kind, help=f"{kind} commands", description=f"{kind} commands")
         actions_sub = kind_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
         for action, (help, value, feedback) in actions.items():
-            leaf = _leaf(actions_sub, action, help)
+            leaf = _leaf(actions_sub, action, help, leaves)
             leaf.add_argument("target", metavar="ALIAS_OR_GUID", help="inventory alias or GUID")
             if value == "celsius":
                 leaf.add_argument("value", type=decimal, metavar="CELSIUS")
@@ -197,7 +165,7 @@ def _device_verbs(sub: Any) -> None:
                                   help="wait for the device's new state (fb)")  # fmt: skip
 
 
-def _other_verbs(sub: Any) -> None:
+def _other_verbs(sub: Any, leaves: Leaves) -> None:
     knx = sub.add_parser("knx", help="raw KNX telegrams", description="raw KNX telegrams")
     knx_sub = knx.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, convert, help in (
@@ -205,19 +173,22 @@ def _other_verbs(sub: Any) -> None:
         ("send-byte", byte, "DPT 5: 0..255"),
         ("send-float", dpt9, "DPT 9: a decimal such as 21.5"),
     ):
-        leaf = _leaf(knx_sub, action, f"send a {help} telegram")
+        leaf = _leaf(knx_sub, action, f"send a {help} telegram", leaves)
         leaf.add_argument("group", type=group, metavar="GROUP", help="e.g. 1/0/1")
         leaf.add_argument("value", type=convert, metavar="VALUE", help=help)
-    _leaf(sub, "status", "read each server's status (system/serverStatus)")
-    call = _leaf(sub, "call", "call any controller: thinknx call CONTROLLER key=value ...")
+    _leaf(sub, "status", "read each server's status (system/serverStatus)", leaves)
+    call = _leaf(sub, "call", "call any controller: thinknx call CONTROLLER key=value ...", leaves)
     call.add_argument("controller", metavar="CONTROLLER", help="e.g. powerlevel")
-    call.add_argument("params", nargs="*", type=param, metavar="KEY=VALUE",
+    call.add_argument("params", nargs="*", type=param, metavar="KEY=VALUE", default=[],
                       help="parameters in order; guid=ALIAS is resolved per site")  # fmt: skip
     call.add_argument("--feedback", "--fb", action="store_true", help="send the fb flag")
     call.add_argument("--idempotent", action="store_true", help="safe to send twice")
-    _leaf(sub, "sites", "list the selected inventory sites (sends nothing)")
+    _leaf(sub, "sites", "list the selected inventory sites (sends nothing)", leaves)
     simulate = sub.add_parser(
-        "simulate", help="serve simulated Thinknx servers", description="serve simulated servers"
+        "simulate",
+        help="serve simulated Thinknx servers",
+        description="serve simulated servers",
+        usage="%(prog)s [options]",
     )
     from ..simulator.cli import add_arguments
 
@@ -225,10 +196,13 @@ def _other_verbs(sub: Any) -> None:
     from .bench import add_parser as add_bench
 
     add_bench(sub)
-    demo = sub.add_parser("demo", help="watch the library drive many simulated sites")
-    demo.add_argument("--sites", type=int, default=240, dest="demo_sites", help="default 240")
-    demo.add_argument("--concurrency", type=int, default=64, dest="demo_concurrency")
-    demo.add_argument("--no-progress", action="store_true", default=False)
+    demo = sub.add_parser("demo", help="watch the library drive many simulated sites",
+                          description="watch the library drive many simulated sites")  # fmt: skip
+    demo.add_argument("--sites", type=positive, default=240, dest="demo_sites", metavar="N",
+                      help="simulated flats (default 240, at least 13)")  # fmt: skip
+    demo.add_argument("--concurrency", type=positive, default=64, dest="demo_concurrency",
+                      metavar="N", help="sites in flight at once (default 64)")  # fmt: skip
+    demo.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    _device_verbs(sub)
-    _other_verbs(sub)
+    leaves: Leaves = []
+    _device_verbs(sub, leaves)
+    _other_verbs(sub, leaves)
+    for leaf in leaves:
+        _finish(leaf)
     return parser

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,7 +51,12 @@ def describe_value(value: Any) -> str:
         clients = f"{value.connected_clients} client" + (
             "" if value.connected_clients == 1 else "s"
         )
-        return f"version {value.version}, up {value.process_uptime_text}, {clients}"
+        parts = [f"version {value.version}"]
+        if value.process_uptime_text:  # since the server software restarted
+            parts.append(f"process up {value.process_uptime_text}")
+        if value.server_uptime_text:  # since the machine booted
+            parts.append(f"server up {value.server_uptime_text}")
+        return ", ".join([*parts, clients])
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, dict):
@@ -62,24 +69,40 @@ def _error_text(outcome: Outcome[Any]) -> str:
 
 
 class Ui:
-    """Human output on stdout (a progress bar on stderr when it is a terminal), or JSON lines."""
+    """Results on stdout (human lines or JSON lines); diagnostics, and a progress bar when
+    stderr is a terminal, on stderr. The same streams whether or not either is a terminal."""
 
     def __init__(self, *, json_lines: bool, verbose: bool, progress: bool) -> None:
         self.json = json_lines
         self.verbose = verbose
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.progress_asked = progress
         self.progress_wanted = progress and not json_lines and self.err.is_terminal
         self._progress: Progress | None = None
 
     def print(self, text: str = "") -> None:
-        """A line of human output (nothing in JSON mode)."""
-        if not self.json:
-            (self._progress.console if self._progress else self.out).print(text)
+        """A line of human output on stdout (nothing in JSON mode)."""
+        if self.json:
+            return
+        progress = self._progress
+        if progress is None or not self.out.is_terminal:
+            self.out.print(text)
+            return
+        progress.stop()  # both on one screen: lift the bar, print, put it back below
+        try:
+            self.out.print(text)
+            self.out.file.flush()
+        finally:
+            progress.start()
 
     def error(self, text: str) -> None:
         """A message on stderr."""
         self.err.print(f"[bold red]error:[/] {escape(text)}")
+
+    def note(self, text: str) -> None:
+        """A diagnostic line on stderr (not a result: a pipe on stdout never sees it)."""
+        self.err.print(escape(text))
 
     def emit(self, data: Mapping[str, Any]) -> None:
         """One JSON line."""
@@ -93,13 +116,42 @@ class Ui:
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())  # fmt: skip
-        with Progress(*columns, console=self.err, transient=True) as progress:
+        with Progress(*columns, console=self.err, transient=True, redirect_stdout=False,
+                      redirect_stderr=False) as progress:  # fmt: skip
             task = progress.add_task(escape(title), total=total)
             self._progress = progress
             try:
                 yield lambda: progress.advance(task)
             finally:
                 self._progress = None
+
+    @asynccontextmanager
+    async def timed(self, title: str, seconds: float) -> AsyncIterator[None]:
+        """While a step of known length runs: a bar filling with time on a terminal, else one
+        line saying what is measured (both on stderr)."""
+        if not self.progress_wanted:
+            if self.progress_asked:
+                self.note(f"{title}: {seconds:g} s")
+            yield
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.err, transient=True, redirect_stdout=False,
+                      redirect_stderr=False) as progress:  # fmt: skip
+            task = progress.add_task(escape(title), total=seconds)
+            started = time.monotonic()
+
+            async def tick() -> None:
+                while True:
+                    progress.update(task, completed=min(seconds, time.monotonic() - started))
+                    await asyncio.sleep(0.1)
+
+            ticker = asyncio.create_task(tick())
+            try:
+                yield
+            finally:
+                ticker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await ticker
 
     def outcome(self, outcome: Outcome[Any], *, reads: bool, many: bool) -> None:
         """Report one outcome as it arrives."""

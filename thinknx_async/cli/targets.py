@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._addresses import PlainHttpRefused, check_key, local_target
+from ..errors import ValidationError
 from ..inventory import Fleet, Inventory
 from ..retry import RetryPolicy
 from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
 from ..site import Site
 from ..throttle import RateLimit
 
-__all__ = ["UsageError", "load_inventory", "make_session", "open_sites"]
+__all__ = [
+    "UsageError",
+    "insecure_hint",
+    "installed_transports",
+    "load_inventory",
+    "make_session",
+    "open_sites",
+    "require_transports",
+]
 
 DEFAULT_INVENTORY = "thinknx.toml"
 
@@ -39,14 +50,38 @@ def load_inventory(args: argparse.Namespace) -> Inventory | None:
         if _selected(args):
             raise UsageError("--site, --tag and --all need an inventory (--inventory FILE)")
         return None
-    inventory = Inventory.load(path)
+    file = Path(path)
+    if file.is_dir():
+        raise UsageError(f"{file}: is a directory, not an inventory file")
+    if not file.exists():
+        raise UsageError(f"{file}: no such inventory file")
+    inventory = Inventory.load(file)
     if args.all_sites or not _selected(args):
         return inventory
     return inventory.select(*(args.sites or ()), tags=args.tags or ())
 
 
+def installed_transports() -> list[str]:
+    """The transports this environment can run: httpx always, aiohttp with its extra."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return ["httpx"]
+    return ["httpx", "aiohttp"]
+
+
+def require_transports(flag: str, transports: list[str]) -> None:
+    """A :class:`UsageError` naming ``--transport FLAG`` and the extra when one of
+    ``transports`` is not installed."""
+    for missing in sorted(set(transports) - set(installed_transports())):
+        raise UsageError(
+            f"--transport {flag} needs the extra: pip install 'thinknx-async[{missing}]'"
+        )
+
+
 def make_session(args: argparse.Namespace) -> Session:
     """A session with the command line's limits, retries, timeout and trust."""
+    require_transports(args.transport, [args.transport])
     limit = DEFAULT_RATE_LIMIT
     if args.rate is not None or args.burst is not None:
         limit = RateLimit(
@@ -65,8 +100,12 @@ def make_session(args: argparse.Namespace) -> Session:
 
 def _direct_site(args: argparse.Namespace, session: Session) -> Site:
     if args.host:
-        if not (args.username and args.password):
-            raise UsageError("a local site needs --username and --password")
+        target = local_target(args.host, args.port, None, args.username, args.password)
+        if not (target.username and target.password):
+            raise UsageError(
+                "a local site needs --username and --password (or a URL with them: "
+                "--host http://USER:PASSWORD@HOST:5051)"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InsecureCredentialsWarning)
             return session.local(
@@ -75,13 +114,28 @@ def _direct_site(args: argparse.Namespace, session: Session) -> Site:
                 password=args.password,
                 auth=args.auth,
                 port=args.port,
-                name=args.host,
+                name=target.host,
             )
     if not args.key:
         raise UsageError("--relay needs --key KEY (or $THINKNX_KEY)")
-    if args.relay:
-        return session.on_premise(args.relay, args.key, allow_insecure=args.insecure, name="relay")
-    return session.cloud(args.key, name="cloud")
+    relay, key, insecure = args.relay, args.key, args.insecure
+    try:
+        check_key(key)
+    except ValidationError as exc:
+        raise UsageError(f"--key (or $THINKNX_KEY): {exc}") from None
+    if relay:
+        return insecure_hint(
+            lambda: session.on_premise(relay, key, allow_insecure=insecure, name="relay")
+        )
+    return session.cloud(key, name="cloud")
+
+
+def insecure_hint(open_site: Callable[[], Site]) -> Site:
+    """``open_site()``, its plain-http refusal naming the command's flag, ``--insecure``."""
+    try:
+        return open_site()
+    except PlainHttpRefused as refused:
+        raise UsageError(PlainHttpRefused("add --insecure", refused.what).args[0]) from None
 
 
 def open_sites(

@@ -8,24 +8,29 @@ from typing import Any
 
 import attrs
 
-from ..devices import Blind, Button, Hvac, Light, Scene, Thermostat
-from ..inventory import DeviceKind, Fleet
+from .._endpoints import Endpoint, check_controller, encode_params
+from ..inventory import _PROXIES, DeviceKind, Fleet
 from ..site import Site
 from .parser import READ_ACTIONS
 
-__all__ = ["Resolve", "Verb", "make_resolver", "make_verb"]
+__all__ = ["Prepare", "Resolve", "Send", "Verb", "make_resolver", "make_verb"]
 
 #: (site, alias or GUID, kind or None) -> the GUID to send.
 Resolve = Callable[[Site, str, DeviceKind | None], str]
-Operation = Callable[[Site], Awaitable[Any]]
+#: One site's request, checked and ready: calling it sends.
+Send = Callable[[], Awaitable[Any]]
+#: Everything checked for one site before anything is sent (alias, GUID, controller,
+#: parameters): raises :class:`~thinknx_async.ValidationError` or ``InventoryError``.
+Prepare = Callable[[Site], Send]
 
 
 @attrs.frozen
 class Verb:
-    """A verb ready to run: its title, the per-site operation, and whether it reads a value."""
+    """A verb ready to run: its title, the per-site preparation, and whether it reads a
+    value."""
 
     title: str
-    operation: Operation
+    prepare: Prepare
     reads: bool
 
 
@@ -43,71 +48,72 @@ def make_resolver(fleet: Fleet | None) -> Resolve:
     return resolve
 
 
-def _device_operation(args: argparse.Namespace, resolve: Resolve) -> Operation:
+def _device_prepare(args: argparse.Namespace, resolve: Resolve) -> Prepare:
     kind: DeviceKind = args.verb
     action: str = args.action
     target: str = args.target
     value: Any = getattr(args, "value", None)
     fb = bool(getattr(args, "feedback", False))
-
-    def guid(site: Site) -> str:
-        return resolve(site, target, kind)
-
-    table: dict[tuple[str, str], Operation] = {
-        ("light", "on"): lambda s: Light(s, guid(s)).turn_on(feedback=fb),
-        ("light", "off"): lambda s: Light(s, guid(s)).turn_off(feedback=fb),
-        ("light", "status"): lambda s: Light(s, guid(s)).is_on(),
-        ("light", "level"): lambda s: Light(s, guid(s)).set_level(value, feedback=fb),
-        ("blind", "up"): lambda s: Blind(s, guid(s)).up(),
-        ("blind", "down"): lambda s: Blind(s, guid(s)).down(),
-        ("blind", "stop"): lambda s: Blind(s, guid(s)).stop(),
-        ("blind", "angle"): lambda s: Blind(s, guid(s)).set_angle(value, feedback=fb),
-        ("thermostat", "temperature"): lambda s: Thermostat(s, guid(s)).temperature(),
-        ("thermostat", "setpoint"): lambda s: Thermostat(s, guid(s)).set_setpoint(
-            value, feedback=fb
+    table: dict[tuple[str, str], Callable[[Any], Awaitable[Any]]] = {
+        ("light", "on"): lambda d: d.turn_on(feedback=fb),
+        ("light", "off"): lambda d: d.turn_off(feedback=fb),
+        ("light", "status"): lambda d: d.is_on(),
+        ("light", "level"): lambda d: d.set_level(value, feedback=fb),
+        ("blind", "up"): lambda d: d.up(),
+        ("blind", "down"): lambda d: d.down(),
+        ("blind", "stop"): lambda d: d.stop(),
+        ("blind", "height"): lambda d: (
+            d.height() if value is None else d.set_height(value, feedback=fb)
         ),
-        ("hvac", "on"): lambda s: Hvac(s, guid(s)).turn_on(feedback=fb),
-        ("hvac", "off"): lambda s: Hvac(s, guid(s)).turn_off(feedback=fb),
-        ("scene", "launch"): lambda s: Scene(s, guid(s)).launch(),
-        ("scene", "stop"): lambda s: Scene(s, guid(s)).stop(),
-        ("button", "trigger"): lambda s: Button(s, guid(s)).trigger(),
+        ("blind", "angle"): lambda d: d.set_angle(value, feedback=fb),
+        ("thermostat", "temperature"): lambda d: d.temperature(),
+        ("thermostat", "setpoint"): lambda d: d.set_setpoint(value, feedback=fb),
+        ("hvac", "on"): lambda d: d.turn_on(feedback=fb),
+        ("hvac", "off"): lambda d: d.turn_off(feedback=fb),
+        ("scene", "launch"): lambda d: d.launch(),
+        ("scene", "stop"): lambda d: d.stop(),
+        ("button", "trigger"): lambda d: d.trigger(),
     }
-    if (kind, action) == ("blind", "height"):
-        if value is None:
-            return lambda s: Blind(s, guid(s)).height()
-        return lambda s: Blind(s, guid(s)).set_height(value, feedback=fb)
-    return table[kind, action]
+    method = table[kind, action]
+
+    def prepare(site: Site) -> Send:
+        device = _PROXIES[kind](site, resolve(site, target, kind))  # checks the GUID
+        return lambda: method(device)
+
+    return prepare
 
 
-def _call_operation(args: argparse.Namespace, resolve: Resolve) -> Operation:
+def _call_prepare(args: argparse.Namespace, resolve: Resolve) -> Prepare:
     params: list[tuple[str, str | None]] = args.params
-    controller: str = args.controller
+    endpoint = Endpoint(check_controller(args.controller), idempotent=args.idempotent)
 
-    async def call(site: Site) -> dict[str, Any]:
+    def prepare(site: Site) -> Send:
         sent = {k: resolve(site, v, None) if k == "guid" and v else v for k, v in params}
-        return await site.call(controller, sent, feedback=args.feedback, idempotent=args.idempotent)
+        query = encode_params(sent)
+        return lambda: site.request(endpoint, query, feedback=args.feedback)
 
-    return call
+    return prepare
 
 
 def make_verb(args: argparse.Namespace, resolve: Resolve) -> Verb:
-    """The :class:`Verb` that ``args`` (parsed by :func:`~.parser.build_parser`) ask for."""
+    """The :class:`Verb` that ``args`` (parsed by :func:`~.parser.build_parser`) ask for.
+
+    Raises :class:`~thinknx_async.ValidationError` for what no site could take (a controller
+    name that is not one)."""
     verb: str = args.verb
     if verb == "status":
-        return Verb("status", lambda s: s.server_status(), reads=True)
+        return Verb("status", lambda s: s.server_status, reads=True)
     if verb == "call":
         shown = " ".join(k if v is None else f"{k}={v}" for k, v in args.params)
-        return Verb(
-            f"call {args.controller} {shown}".rstrip(), _call_operation(args, resolve), True
-        )
+        return Verb(f"call {args.controller} {shown}".rstrip(), _call_prepare(args, resolve), True)
     if verb == "knx":
         method = {"send-bit": "send_bit", "send-byte": "send_byte", "send-float": "send_float"}
         name, address, value = method[args.action], args.group, args.value
 
-        async def send(site: Site) -> Any:
-            return await getattr(site.knx, name)(address, value)
+        def knx(site: Site) -> Send:
+            return lambda: getattr(site.knx, name)(address, value)
 
-        return Verb(f"knx {args.action} {address} {value}", send, reads=False)
+        return Verb(f"knx {args.action} {address} {value}", knx, reads=False)
     value = getattr(args, "value", None)
     title = f"{verb} {args.action} {args.target}" + ("" if value is None else f" {value}")
     reads = (verb, args.action) in READ_ACTIONS or (verb, args.action, value) == (
@@ -115,4 +121,4 @@ def make_verb(args: argparse.Namespace, resolve: Resolve) -> Verb:
         "height",
         None,
     )
-    return Verb(title, _device_operation(args, resolve), reads)
+    return Verb(title, _device_prepare(args, resolve), reads)

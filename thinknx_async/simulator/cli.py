@@ -10,6 +10,7 @@ import time
 from types import FrameType
 
 from .faults import Faults
+from .inventory_file import check_writable, inventory_toml, write_inventory
 from .personality import Personality
 from .project import Project
 from .runner import SimulatorThread
@@ -65,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add("--fault-seed", type=int, default=0, help="seed of the fault RNG")
     add("--fault-sites", nargs="*", metavar="KEY", help="limit faults to these site keys")
     add("--manifest", metavar="PATH", help="write the manifest JSON here once listening")
+    add("--write-inventory", metavar="FILE",
+        help="write an inventory of the served sites, with aliases, once listening")  # fmt: skip
     add("--duration", type=float, default=0.0, metavar="S", help="stop after S (0: until ^C)")
     add("--log-level", default="warning", help="uvicorn log level (default warning)")
     return parser
@@ -130,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve until the duration ends, SIGINT or SIGTERM. Returns the exit status."""
     try:
         sim = simulator_from_args(args)
+        if args.write_inventory:
+            check_writable(args.write_inventory)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -151,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"CA certificate: {server.ca_file}")
             if args.manifest:
                 print(f"manifest: {server.write_manifest(args.manifest)}")
+            if args.write_inventory:
+                text = inventory_toml(sim.project, server.relay_url, server.local_urls,
+                                      server.ca_file)  # fmt: skip
+                print(f"inventory: {write_inventory(args.write_inventory, text)}")
             sys.stdout.flush()
             deadline = time.monotonic() + args.duration if args.duration > 0 else None
             while not stop.is_set():
