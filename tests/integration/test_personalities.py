@@ -48,9 +48,6 @@ PERSONALITIES: dict[str, tuple[Personality, RetryAfterStyle]] = {
 }
 """name: (personality, Retry-After style). Proxy pages are a fault, checked on every one."""
 
-STRINGS_XFAIL = pytest.mark.xfail(
-    strict=True, reason="client tolerance lands with the replies change"
-)
 STORM = 30.0
 """Seconds of the 429 storm of the rate-limit check (the test clears it at once)."""
 
@@ -93,15 +90,8 @@ def session_for(mode: str, server: SimulatorThread, transport: Transport, method
     )
 
 
-def matrix_params() -> list[object]:
-    return [
-        pytest.param(name, marks=STRINGS_XFAIL) if name == "numbers-as-strings" else name
-        for name in PERSONALITIES
-    ]
-
-
 @pytest.mark.anyio
-@pytest.mark.parametrize("servers", matrix_params(), indirect=True)
+@pytest.mark.parametrize("servers", list(PERSONALITIES), indirect=True)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_every_endpoint_in_every_mode(
