@@ -128,6 +128,12 @@ class AiohttpPool:
     def stats(self) -> PoolStats | None:
         return None
 
+    def held(self) -> int:
+        """Connections the aiohttp connector has handed out and not taken back."""
+        if self._open is None:
+            return 0
+        return len(getattr(self._open[0].connector, "_acquired", ()))
+
     async def aclose(self) -> None:
         """Close the aiohttp session (idempotent)."""
         if self._open is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import httpx
 
 from ._pool import PoolStats, Reply, RequestDefaults, check_length, read_capped
@@ -34,7 +35,9 @@ async def read_whole(response: httpx.Response, limit: int) -> Reply:
         check_length(response.headers, limit)
         content = await read_capped(response.aiter_bytes(), limit)
     finally:
-        await response.aclose()
+        # Interrupted, httpcore's close would leave the connection marked busy for good.
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
     return response.status_code, response.headers, content
 
 
@@ -57,6 +60,16 @@ class HttpxPool:
 
     def stats(self) -> PoolStats | None:
         return None
+
+    def held(self) -> int:
+        """Requests inside httpcore's pool, or its connections not idle (in use, or stranded
+        half-open), whichever is more (a request being served counts in both).
+
+        ``_requests`` is httpcore's own queue: no public name gives it.
+        """
+        pool = self._transport._pool
+        busy = sum(not (c.is_idle() or c.is_closed()) for c in pool.connections)
+        return max(busy, len(getattr(pool, "_requests", ())))
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -82,6 +95,9 @@ class ClientPool:
 
     def stats(self) -> PoolStats | None:
         return None
+
+    def held(self) -> int:
+        return 0  # the caller's client: not ours to look into
 
     async def aclose(self) -> None:
         """Nothing: the client belongs to the caller."""
