@@ -69,6 +69,9 @@ class RequestDefaults:
     """Seconds per phase, in httpx's words: ``connect``, ``read``, ``write``, ``pool``."""
     max_reply_size: int
     """Bytes of reply body read at most."""
+    call_timeout: float | None = None
+    """Seconds one attempt may take in all, from opening a connection to the reply's last byte
+    (``None``: no bound beyond the per-phase ones)."""
 
 
 class ReplyTooLarge(Exception):
