@@ -43,8 +43,8 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
 class AiohttpPool:
     """One aiohttp session with a pool of ``max_connections`` connections.
 
-    Timeouts: the connect timeout bounds opening a connection (TCP and TLS); the read timeout
-    bounds the whole exchange, from handing the request over to the last byte of the reply,
+    Timeouts: the connect timeout bounds opening a connection (TCP and TLS); the call timeout
+    bounds the whole attempt, from opening the connection to the last byte of the reply,
     through :class:`Deadlines` (one timer for every request, where aiohttp's own read timeout
     would arm and cancel two per request).
     """
@@ -84,8 +84,8 @@ class AiohttpPool:
         if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp changed
             raise RuntimeError("this aiohttp cannot be told not to re-send requests")
         session._retry_connection = False
-        read = self._defaults.timeouts.get("read")
-        deadlines = Deadlines(asyncio.get_running_loop(), math.inf if read is None else read)
+        bound = self._defaults.call_timeout
+        deadlines = Deadlines(asyncio.get_running_loop(), math.inf if bound is None else bound)
         self._open = (session, deadlines)
         return self._open
 
@@ -118,8 +118,8 @@ class AiohttpPool:
             raise _httpx_error(exc) from exc
         except asyncio.CancelledError:
             if deadlines.expired(task):
-                read = self._defaults.timeouts.get("read")
-                raise httpx.ReadTimeout(f"no whole reply within {read} s") from None
+                bound = self._defaults.call_timeout
+                raise httpx.ReadTimeout(f"no whole reply within {bound:g} s") from None
             raise
         finally:
             deadlines.end(task)
@@ -127,6 +127,12 @@ class AiohttpPool:
 
     def stats(self) -> PoolStats | None:
         return None
+
+    def held(self) -> int:
+        """Connections the aiohttp connector has handed out and not taken back."""
+        if self._open is None:
+            return 0
+        return len(getattr(self._open[0].connector, "_acquired", ()))
 
     async def aclose(self) -> None:
         """Close the aiohttp session (idempotent)."""

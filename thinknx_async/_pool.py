@@ -38,16 +38,25 @@ Reply = tuple[int, Mapping[str, str], bytes]
 """A whole reply: status, headers (case-insensitive) and body."""
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's client would log, kept as it was
+_log = logging.getLogger("thinknx_async")
 
 
 @attrs.frozen(slots=True)
 class PoolStats:
-    """A snapshot of the pool: requests in flight and waiting, small pools open."""
+    """A snapshot of the pool: requests in flight and waiting, small pools open.
+
+    ``held`` counts what the transports themselves hold now (connections in use, requests
+    queued in them): it equals ``in_flight`` when every connection is where the session thinks
+    it is. ``replaced`` counts the small pools found holding a connection nobody was using (a
+    request cancelled at the wrong moment can leave one so in httpcore) and replaced.
+    """
 
     in_flight: int
     waiting: int
     max_connections: int
     pools: int
+    held: int = 0
+    replaced: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -60,6 +69,9 @@ class RequestDefaults:
     """Seconds per phase, in httpx's words: ``connect``, ``read``, ``write``, ``pool``."""
     max_reply_size: int
     """Bytes of reply body read at most."""
+    call_timeout: float | None = None
+    """Seconds one attempt may take in all, from opening a connection to the reply's last byte
+    (``None``: no bound beyond the per-phase ones)."""
 
 
 class ReplyTooLarge(Exception):
@@ -85,6 +97,9 @@ class Pool(Protocol):
     def stats(self) -> PoolStats | None:
         """The pool's own counts, when it keeps any."""
 
+    def held(self) -> int:
+        """Connections in use and requests queued inside the transport right now."""
+
     async def aclose(self) -> None:
         """Close what the pool owns."""
 
@@ -109,11 +124,12 @@ async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
 
 
 class _Shard:
-    __slots__ = ("in_use", "pool")
+    __slots__ = ("in_use", "pool", "suspect")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.in_use = 0
+        self.suspect = False  # a request through it ended in an error or a cancellation
 
 
 class _Origin:
@@ -147,6 +163,8 @@ class ConnectionPool:
         self._slots = anyio.Semaphore(max_connections, fast_acquire=True)
         self._origins: dict[str, _Origin] = {}
         self._closed = False
+        self._replaced = 0
+        self._retired: list[Pool] = []  # replaced pools whose closing was interrupted
 
     @property
     def closed(self) -> bool:
@@ -160,7 +178,13 @@ class ConnectionPool:
             waiting=self._slots.statistics().tasks_waiting,
             max_connections=self._max_connections,
             pools=sum(len(origin.shards) for origin in self._origins.values()),
+            held=self.held(),
+            replaced=self._replaced,
         )
+
+    def held(self) -> int:
+        """What the transports of every small pool hold now (see :class:`PoolStats`)."""
+        return sum(shard.pool.held() for o in self._origins.values() for shard in o.shards)
 
     async def fetch(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
@@ -188,10 +212,15 @@ class ConnectionPool:
                 origin.free.pop()
             try:
                 reply = await shard.pool.fetch(method, url, headers, body)
+            except BaseException:
+                shard.suspect = True
+                raise
             finally:
                 if shard.in_use == self._pool_size:
                     origin.free.append(shard)
                 shard.in_use -= 1
+                if shard.suspect and shard.in_use == 0:
+                    await self._check(shard, key)
         finally:
             slots.release()
         if _httpx_log.isEnabledFor(logging.INFO):
@@ -200,13 +229,31 @@ class ConnectionPool:
             _httpx_log.info('HTTP Request: %s %s "HTTP/1.1 %d %s"', method, url, status, reason)
         return reply
 
+    async def _check(self, shard: _Shard, origin: str) -> None:
+        """With none of our requests in ``shard``, its transport must hold nothing: if it
+        does, a cancellation left a connection stranded there, so the pool is replaced."""
+        shard.suspect = False
+        if shard.pool.held() == 0:
+            return
+        stranded, shard.pool = shard.pool, self._make_pool(self._pool_size, origin[:6] == "https:")
+        self._replaced += 1
+        _log.info("replaced a connection pool of %s left holding a cancelled request", origin)
+        try:
+            with anyio.CancelScope(shield=True):
+                await stranded.aclose()
+        except BaseException:  # cancelled again (asyncio's own cancel ignores the shield)
+            self._retired.append(stranded)
+            raise
+
     async def aclose(self) -> None:
         """Close every pool (idempotent)."""
         self._closed = True
-        shards = [shard for origin in self._origins.values() for shard in origin.shards]
+        pools = [shard.pool for origin in self._origins.values() for shard in origin.shards]
+        pools += self._retired
         self._origins.clear()
-        for shard in shards:
-            await shard.pool.aclose()
+        self._retired = []
+        for pool in pools:
+            await pool.aclose()
 
 
 def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:

@@ -99,6 +99,11 @@ class Session:
       host, for a relay that limits a caller as a whole.
     - ``retry``: the :class:`RetryPolicy`.
     - ``timeout``: seconds for each of connect, write, read and pool wait.
+    - ``call_timeout``: seconds one attempt may take in all, from opening a connection to the
+      last byte of the reply, however slowly the server sends (default: the read timeout,
+      ``timeout`` itself unless an ``http_client`` says otherwise; ``math.inf``: no such bound).
+      An attempt cut short is a :class:`~thinknx_async.TimeoutError` and its connection is
+      closed; the retry policy's ``deadline`` counts the time of every attempt.
     - ``max_connections``: requests in flight at once over all sites; they are the pool's
       connections, spread over small pools of ``pool_size`` per origin.
     - ``pool_size``: connections per small pool (the httpx transport only). One is fastest:
@@ -137,6 +142,7 @@ class Session:
         max_reply_size: int = 1 << 20,
         transport: Literal["httpx", "aiohttp"] = "httpx",
         allow_insecure: bool = False,
+        call_timeout: float | None = None,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ValidationError("rate_limit must be a RateLimit or None")
@@ -162,7 +168,13 @@ class Session:
             httpx.Timeout(timeout) if http_client is None else http_client.timeout
         ).as_dict()
         """Seconds for each phase of a request: connect, write, read, pool."""
-        defaults = RequestDefaults(_HEADERS, self.timeouts, self.max_reply_size)
+        if call_timeout is None:
+            call_timeout = self.timeouts.get("read")
+        elif not (isinstance(call_timeout, int | float) and call_timeout > 0):
+            raise ValidationError(f"call_timeout must be a number > 0, got {call_timeout!r}")
+        self.call_timeout: float | None = call_timeout
+        """Seconds one attempt may take in all (``None`` or ``inf``: no whole-call bound)."""
+        defaults = RequestDefaults(_HEADERS, self.timeouts, self.max_reply_size, call_timeout)
         self.pool: Pool
         """The connection pool every request of this session goes through."""
         if http_client is None:
