@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 import attrs
 import httpx
 
+from ._digest import SiteDigestAuth
 from .errors import ValidationError
 
 __all__ = [
@@ -167,7 +168,7 @@ def local_address(
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     secrets = (password, token, *target.secrets)
     if auth == "digest":
-        digest = httpx.DigestAuth(username, password)
+        digest = SiteDigestAuth(username, password)
         return Address(base, auth=digest, auth_suffix="auth=digest", secrets=secrets)
     if auth == "basic":
         header = {"authorization": f"Basic {token}"}
