@@ -23,14 +23,12 @@ AuthMode = Literal["digest", "basic", "query"]
 
 @attrs.frozen(slots=True)
 class Address:
-    """A site's base URL, its credentials as they travel, and the secrets to keep out of sight."""
+    """A site's base URL and its credentials as they travel."""
 
     base: str
-    key: str | None = None
     auth: httpx.Auth | None = None
     auth_suffix: str = ""
     headers: Mapping[str, str] = attrs.field(factory=dict)
-    secrets: tuple[str, ...] = ()
 
 
 def local_address(
@@ -58,16 +56,14 @@ def local_address(
         httpx.URL(base)
     except httpx.InvalidURL as exc:
         raise ValidationError(f"host {host!r:.60} is not a host name or IP address") from exc
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    secrets = (password, token)
     if auth == "digest":
         digest = httpx.DigestAuth(username, password)
-        return Address(base, auth=digest, auth_suffix="auth=digest", secrets=secrets)
+        return Address(base, auth=digest, auth_suffix="auth=digest")
     if auth == "basic":
-        header = {"authorization": f"Basic {token}"}
-        return Address(base, auth_suffix="auth=basic", headers=header, secrets=secrets)
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return Address(base, auth_suffix="auth=basic", headers={"authorization": f"Basic {token}"})
     suffix = f"auth=basic&user={quote(username, safe='')}&pass={quote(password, safe='')}"
-    return Address(base, auth_suffix=suffix, secrets=secrets)
+    return Address(base, auth_suffix=suffix)
 
 
 def relay_root(url: str, *, allow_insecure: bool) -> str:
@@ -101,4 +97,4 @@ def relay_address(root: str, key: str) -> Address:
         raise ValidationError("the Integration Kit key must be a non-empty string")
     if _KEY.fullmatch(key) is None:
         raise ValidationError("the Integration Kit key must be letters and digits only")
-    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
+    return Address(f"{root}/{key}/api/V1/")

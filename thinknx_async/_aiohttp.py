@@ -19,6 +19,7 @@ import yarl
 
 from ._deadlines import Deadlines
 from ._pool import PoolStats, Reply, ReplyTooLarge, RequestDefaults, read_capped
+from ._secrets import redact
 
 __all__ = ["AiohttpPool"]
 
@@ -26,18 +27,24 @@ _ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 def _httpx_error(exc: BaseException) -> httpx.TransportError:
-    """httpx's word for an aiohttp failure (the rest of the path speaks httpx)."""
+    """httpx's word for an aiohttp failure (the rest of the path speaks httpx).
+
+    aiohttp puts the request's URL (so a key, or ``pass=``) into some of its texts: the text
+    kept here is masked, and the site masks the chain it attaches as a cause.
+    """
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(str(exc))
+        return httpx.ConnectTimeout("connection not opened in time")
     if isinstance(exc, TimeoutError | aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
-        return httpx.ReadTimeout(str(exc))
+        return httpx.ReadTimeout("no reply in time")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(str(exc))
+        return httpx.ConnectError(redact(str(exc)))
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(str(exc) or "server disconnected")
+        return httpx.RemoteProtocolError(redact(str(exc)) or "server disconnected")
+    if isinstance(exc, aiohttp.ClientResponseError):  # a reply that is not valid HTTP
+        return httpx.RemoteProtocolError(redact(f"invalid reply: {exc.message}"))
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.RemoteProtocolError(str(exc))
-    return httpx.ReadError(str(exc))
+        return httpx.RemoteProtocolError(redact(str(exc)))
+    return httpx.ReadError(redact(str(exc)) or type(exc).__name__)
 
 
 class AiohttpPool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,19 +103,53 @@ def _first_message(exc: BaseException) -> str:
     return ""
 
 
-def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
-    """The typed error for an httpx failure (chain it with ``from exc``)."""
-    detail = type(exc).__name__ + (f": {redact(text)}" if (text := _first_message(exc)) else "")
+# Text that only makes sense inside the libraries below: anyio's cancel scopes, object ids,
+# OpenSSL's source positions. What is left is the fact a user can act on.
+_INTERNALS = re.compile(
+    r"\s*\(?\b_ssl\.c:\d+\)?|\s*\bat 0x[0-9a-f]+\b|cancel(?:led via)? cancel scope [0-9a-f]+\S*"
+)
+_PHASES: dict[type[httpx.TimeoutException], tuple[str, str]] = {
+    httpx.ConnectTimeout: ("connect", "no connection opened"),
+    httpx.PoolTimeout: ("pool", "no free connection in the pool"),
+    httpx.WriteTimeout: ("write", "request not sent"),
+    httpx.ReadTimeout: ("read", "no reply"),
+}
+
+
+def _detail(exc: httpx.HTTPError) -> str:
+    """What went wrong, as a user reads it: secrets masked, library internals gone."""
+    text = _first_message(exc)
+    if "cancel scope" in text.lower():
+        return ""
+    return _INTERNALS.sub("", redact(text)).strip(" ;:")
+
+
+def _seconds(value: float | None) -> str:
+    return "no limit" if value is None else f"{value:g} s"
+
+
+def transport_error(
+    exc: httpx.HTTPError, what: str, timeouts: Mapping[str, float | None]
+) -> ThinknxError:
+    """The typed error for an httpx failure (set ``exc``, masked, as its cause).
+
+    A timeout names its phase (connect, write, read, pool) and how long it was given.
+    """
     error: TransportError
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        error = TimeoutError(f"{what}: connection not opened in time ({detail})")
-        error.never_sent = True
-    elif isinstance(exc, httpx.TimeoutException):
-        error = TimeoutError(f"{what}: no reply in time ({detail})")
-    elif isinstance(exc, httpx.ConnectError):
-        error = ConnectError(f"{what}: cannot connect ({detail})")
+    if isinstance(exc, httpx.TimeoutException):
+        kinds = (names for kind, names in _PHASES.items() if isinstance(exc, kind))
+        phase, fact = next(kinds, ("read", "no reply"))
+        error = TimeoutError(
+            f"{what}: {fact} within {_seconds(timeouts.get(phase))} ({phase} timeout)"
+        )
+        error.never_sent = phase in ("connect", "pool")
+        return error
+    detail = _detail(exc)
+    shown = f" ({detail})" if detail else ""
+    if isinstance(exc, httpx.ConnectError):
+        error = ConnectError(f"{what}: cannot connect{shown}")
     elif isinstance(exc, httpx.TransportError):
-        error = TransportError(f"{what}: connection failed ({detail})")
+        error = TransportError(f"{what}: connection failed{shown}")
     else:
-        return ProtocolError(f"{what}: {detail}")
+        return ProtocolError(f"{what}: {type(exc).__name__}{shown}")
     return error

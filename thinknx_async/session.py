@@ -6,7 +6,6 @@ import asyncio
 import enum
 import ssl
 import warnings
-from collections import Counter
 from types import TracebackType
 from typing import Final, Literal, Self
 
@@ -15,7 +14,6 @@ import httpx
 from ._addresses import Address, local_address, relay_address, relay_root
 from ._httpx import ClientPool
 from ._pool import Pool, PoolStats, RequestDefaults, open_pool
-from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
@@ -143,7 +141,6 @@ class Session:
         self.max_reply_size = _positive_int("max_reply_size", max_reply_size)
         self._cloud_url = cloud_url.rstrip("/")
         self._relay_buckets: dict[str, TokenBucket] = {}
-        self._secrets: Counter[str] = Counter()
         self._loop: object | None = None
         self._closed = False
         if transport not in ("httpx", "aiohttp"):
@@ -189,19 +186,15 @@ class Session:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pool (never a client passed in) and forget the secrets. Idempotent.
+        """Close the pool (never a client passed in). Idempotent.
 
         Call it from the event loop that used the session: its connections belong to that
-        loop. From another loop the session is still marked closed and its secrets forgotten,
+        loop. From another loop the session is still marked closed,
         then :class:`SessionError` says the connections could not be closed from there.
         """
         if self._closed:
             return
         self._closed = True
-        for secret, count in self._secrets.items():
-            for _ in range(count):
-                secrets.discard(secret)
-        self._secrets.clear()
         if self._loop is not None and _running_loop() is not self._loop:
             raise SessionError(
                 "a session must be closed from the event loop that used it: its connections "
@@ -262,14 +255,10 @@ class Session:
             relay_bucket = self._relay_buckets.get(host)
             if relay_bucket is None:
                 relay_bucket = self._relay_buckets[host] = TokenBucket(self.relay_rate_limit)
-        for secret in address.secrets:
-            secrets.add(secret)
-            self._secrets[secret] += 1
         return Site(
             self,
             kind=kind,
             base_url=address.base,
-            key=address.key,
             name=name,
             auth=address.auth,
             auth_suffix=address.auth_suffix,
