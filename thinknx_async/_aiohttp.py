@@ -41,10 +41,15 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return httpx.RemoteProtocolError(redact(str(exc)) or "server disconnected")
     if isinstance(exc, aiohttp.ClientResponseError):  # a reply that is not valid HTTP
-        return httpx.RemoteProtocolError(redact(f"invalid reply: {exc.message}"))
+        return httpx.RemoteProtocolError(redact(f"invalid reply: {_one_line(exc.message)}"))
     if isinstance(exc, aiohttp.ClientPayloadError):
         return httpx.RemoteProtocolError(redact(str(exc)))
     return httpx.ReadError(redact(str(exc)) or type(exc).__name__)
+
+
+def _one_line(message: str) -> str:
+    """aiohttp's parser message on one line, without the caret under the faulty byte."""
+    return " ".join(part for part in message.split() if part.strip("^"))
 
 
 class AiohttpPool:

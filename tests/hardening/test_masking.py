@@ -34,6 +34,7 @@ from thinknx_async import (
 from thinknx_async._secrets import redact
 
 from .._logs import Collector
+from ..cli.conftest import run_cli
 from ..conftest import Transport
 from ._hostile import Case, HostileServer, _reply, digest, silent
 
@@ -248,3 +249,33 @@ async def test_a_thousand_one_letter_passwords_leave_another_site_intact(
     assert str(caught.value) == (
         f"http://127.0.0.1:{hostile.port}/***/api/V1/: system/serverStatus: HTTP 400, {text!r}"
     )
+
+
+def _cli_output(*args: str) -> str:
+    result = run_cli("--attempts", "1", "--timeout", "5", *args, "status")
+    assert result.returncode == 1, result.stderr
+    return re.sub(r'elapsed"?:? ?[0-9.]+', "elapsed", result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("fault", ["error-echo", "bad-status-line"])
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def test_the_cli_shows_the_same_text_and_json_whatever_the_secret(
+    fault: str, transport: str, hostile: HostileServer
+) -> None:
+    hostile.use(FAULTS[fault][0])
+    as_json = "--json" if transport == "aiohttp" else "--no-progress"
+    local = ("--host", "127.0.0.1", "--port", str(hostile.port), "--username", "service")
+    shown = {
+        secret: (
+            _cli_output(as_json, "--transport", transport, "--relay", hostile.url, "--key",
+                        secret, "--insecure"),
+            _cli_output(as_json, "--transport", transport, *local, "--auth", "query",
+                        "--password", secret),
+        )
+        for secret in (REFERENCE, "a", "system")
+    }  # fmt: skip
+    reference = shown.pop(REFERENCE)
+    assert not [text for text in reference if REFERENCE in text]
+    assert "/***/api/V1/" in reference[0] or fault != "error-echo"
+    assert "pass=***" in reference[1] or fault != "error-echo"
+    assert all(texts == reference for texts in shown.values())
