@@ -103,11 +103,10 @@ def _first_message(exc: BaseException) -> str:
     return ""
 
 
-# Text that only makes sense inside the libraries below: anyio's cancel scopes, object ids,
-# OpenSSL's source positions. What is left is the fact a user can act on.
-_INTERNALS = re.compile(
-    r"\s*\(?\b_ssl\.c:\d+\)?|\s*\bat 0x[0-9a-f]+\b|cancel(?:led via)? cancel scope [0-9a-f]+\S*"
-)
+# Text that only makes sense inside the libraries below: object ids and OpenSSL's source
+# positions (a text about anyio's cancel scopes is dropped whole). What is left is the fact a
+# user can act on.
+_INTERNALS = re.compile(r"\s*\(?\b_ssl\.c:\d+\)?|\s*\bat 0x[0-9a-f]+\b")
 _PHASES: dict[type[httpx.TimeoutException], tuple[str, str]] = {
     httpx.ConnectTimeout: ("connect", "no connection opened"),
     httpx.PoolTimeout: ("pool", "no free connection in the pool"),
@@ -124,10 +123,6 @@ def _detail(exc: httpx.HTTPError) -> str:
     return _INTERNALS.sub("", redact(text)).strip(" ;:")
 
 
-def _seconds(value: float | None) -> str:
-    return "no limit" if value is None else f"{value:g} s"
-
-
 def transport_error(
     exc: httpx.HTTPError, what: str, timeouts: Mapping[str, float | None]
 ) -> ThinknxError:
@@ -139,9 +134,9 @@ def transport_error(
     if isinstance(exc, httpx.TimeoutException):
         kinds = (names for kind, names in _PHASES.items() if isinstance(exc, kind))
         phase, fact = next(kinds, ("read", "no reply"))
-        error = TimeoutError(
-            f"{what}: {fact} within {_seconds(timeouts.get(phase))} ({phase} timeout)"
-        )
+        limit = timeouts.get(phase)
+        within = "" if limit is None else f" within {limit:g} s"
+        error = TimeoutError(f"{what}: {fact}{within} ({phase} timeout)")
         error.never_sent = phase in ("connect", "pool")
         return error
     detail = _detail(exc)

@@ -7,9 +7,11 @@ import logging
 import sys
 import traceback
 
+import httpx
 import pytest
 
 from thinknx_async import Session, ValidationError
+from thinknx_async._replies import transport_error
 from thinknx_async._secrets import MaskedError, Outgoing, masked_chain, redact
 
 BASIC = base64.b64encode(b"service:y").decode()
@@ -140,3 +142,41 @@ def test_the_log_filter_masks_messages_and_tracebacks(name: str) -> None:
     line = logging.Formatter("%(message)s").format(record)
     assert line.startswith("GET /***/api/V1/x\n")
     assert "SecretKey2" not in line and "https://h/***/api/V1/power" in line
+
+
+TIMEOUTS = {"connect": 3.0, "write": 4.0, "read": 5.5, "pool": None}
+
+
+@pytest.mark.parametrize(
+    ("raised", "says"),
+    [
+        (httpx.ConnectTimeout(""), "x: no connection opened within 3 s (connect timeout)"),
+        (httpx.WriteTimeout(""), "x: request not sent within 4 s (write timeout)"),
+        (
+            httpx.ReadTimeout("Cancelled via cancel scope 7fa48e416e80; reason: deadline exceeded"),
+            "x: no reply within 5.5 s (read timeout)",
+        ),
+        (httpx.PoolTimeout(""), "x: no free connection in the pool (pool timeout)"),
+        (
+            httpx.ConnectError(
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                "self-signed certificate (_ssl.c:1006)"
+            ),
+            "x: cannot connect ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+            "self-signed certificate)",
+        ),
+        (
+            httpx.ReadError("<anyio._backends._asyncio.SocketStream object at 0x7f12ab> closed"),
+            "x: connection failed (<anyio._backends._asyncio.SocketStream object> closed)",
+        ),
+        (
+            httpx.ConnectError("cannot reach https://h/SecretKey3/api/V1/power"),
+            "x: cannot connect (cannot reach https://h/***/api/V1/power)",
+        ),
+        (httpx.RemoteProtocolError(""), "x: connection failed"),
+    ],
+)
+def test_a_transport_error_reads_as_what_a_user_can_act_on(
+    raised: httpx.HTTPError, says: str
+) -> None:
+    assert str(transport_error(raised, "x", TIMEOUTS)) == says
