@@ -261,7 +261,7 @@ class Site:
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
                 limit = session.max_reply_size
-                raise ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit") from None
+                failure = ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit")
             except httpx.HTTPError as exc:
                 failure = transport_error(exc, what, session.timeouts)
                 failure.__cause__ = masked_chain(exc)
@@ -269,7 +269,7 @@ class Site:
                 if session.closed:
                     raise SessionError(f"{what}: the session was closed") from exc
                 raise
-            if failure is not None:  # raised here, not in the handler: no raw error as context
+            if failure is not None:  # raised here, not in a handler: no raw error as context
                 raise failure
         finally:
             in_flight.release()

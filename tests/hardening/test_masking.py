@@ -36,7 +36,7 @@ from thinknx_async._secrets import redact
 from .._logs import Collector
 from ..cli.conftest import run_cli
 from ..conftest import Transport
-from ._hostile import Case, HostileServer, _reply, digest, silent
+from ._hostile import CASES, Case, HostileServer, _reply, digest, silent
 
 Mode = Literal["relay", "query", "basic", "digest"]
 MODES: tuple[Mode, ...] = ("relay", "query", "basic", "digest")
@@ -177,6 +177,21 @@ async def test_every_secret_changes_only_the_places_it_stands_in(
     lines = logs.lines
     assert lines and not [line for line in lines if REFERENCE in line]
     assert not [line for line in lines if redact(line) != line]  # nothing left to mask
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"ok", "digest"}))
+@pytest.mark.parametrize("mode", ["relay", "query"])
+async def test_no_hostile_reply_puts_a_secret_in_any_text_of_its_error(
+    case: str, mode: Mode, transport: Transport, hostile: HostileServer
+) -> None:
+    """Every broken reply of the hostile server, on both transports: the chain, tracebacks and
+    library locals are free of the secret, and the same with a one-letter one."""
+    hostile.use(case)
+    *reference, _, with_locals = await _fail(transport, mode, REFERENCE, hostile.port)
+    assert not [text for text in [*reference, with_locals] if REFERENCE in text]
+    *texts, _, _ = await _fail(transport, mode, "a", hostile.port)
+    assert texts == reference
 
 
 def _expected_target(mode: Mode) -> str:
