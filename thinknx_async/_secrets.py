@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import dis
+import inspect
 import logging
 import re
-import traceback
 from collections.abc import Mapping
-from types import TracebackType
+from types import FrameType, TracebackType
 
 __all__ = ["MASK", "MaskedError", "Outgoing", "masked_chain", "redact"]
 
@@ -110,11 +112,30 @@ def _clean(error: BaseException) -> bool:
     return redact(text) == text and redact(shown) == shown
 
 
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+_YIELD = dis.opmap["YIELD_VALUE"]
+
+
+def _over(frame: FrameType) -> bool:
+    """Whether ``frame`` has nothing left to run with its locals: a plain function's frame that
+    the error left (clearing a running one only fails), or a generator's or coroutine's not
+    stopped at a ``yield``. A suspended one (say, one that caught the error, handed it to
+    another task and went on) must keep its frame: clearing it would close it."""
+    if not frame.f_code.co_flags & _RESUMABLE:
+        return True
+    code, at = frame.f_code.co_code, frame.f_lasti
+    return 0 <= at < len(code) and code[at] != _YIELD
+
+
 def _clear_locals(tb: TracebackType | None) -> None:
-    """Forget the locals of the frames ``tb`` passed through (they hold raw URLs and
-    headers); the frame that caught the error may still run, so it is left alone."""
-    if tb is not None and tb.tb_next is not None:
-        traceback.clear_frames(tb.tb_next)
+    """Forget the locals of the frames ``tb`` passed through (they hold raw URLs and headers);
+    the frame that caught the error may still run, so it is left alone."""
+    tb = tb.tb_next if tb is not None else None
+    while tb is not None:
+        if _over(tb.tb_frame):
+            with contextlib.suppress(RuntimeError):  # still running
+                tb.tb_frame.clear()
+        tb = tb.tb_next
 
 
 def masked_chain(error: BaseException, _depth: int = 0) -> BaseException:

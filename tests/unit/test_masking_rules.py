@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import sys
@@ -180,3 +181,33 @@ def test_a_transport_error_reads_as_what_a_user_can_act_on(
     raised: httpx.HTTPError, says: str
 ) -> None:
     assert str(transport_error(raised, "x", TIMEOUTS)) == says
+
+
+async def _keeper(box: list[BaseException], handed: asyncio.Event, release: asyncio.Event) -> str:
+    """Catches an error, hands it over, and goes on: suspended while another task raises it."""
+    try:
+        raise OSError("reaching https://h/SecretKey4/api/V1/power")
+    except OSError as exc:
+        box.append(exc)
+    handed.set()
+    await release.wait()
+    return "finished"
+
+
+def _reraise(error: BaseException) -> None:
+    raise error
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_masking_a_chain_never_closes_a_coroutine_that_caught_the_error() -> None:
+    box: list[BaseException] = []
+    handed, release = asyncio.Event(), asyncio.Event()
+    keeper = asyncio.create_task(_keeper(box, handed, release))
+    await handed.wait()
+    with pytest.raises(OSError, match="SecretKey4") as caught:
+        _reraise(box[0])  # its traceback now runs through the suspended keeper's frame
+    masked = masked_chain(caught.value)
+    assert isinstance(masked, MaskedError) and "SecretKey4" not in str(masked)
+    release.set()
+    assert await asyncio.wait_for(keeper, timeout=30) == "finished"  # bounded: a closed one hangs
