@@ -9,6 +9,8 @@ secret, and a long unmistakable secret appears in none of it, locals included.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import socket
@@ -42,6 +44,8 @@ Mode = Literal["relay", "query", "basic", "digest"]
 MODES: tuple[Mode, ...] = ("relay", "query", "basic", "digest")
 #: Long and unmistakable: if any of it shows anywhere, masking missed it.
 REFERENCE = "Zq8RefSecretNeverShown4711"
+#: How it travels: as is (key, pass=) and inside the Basic credential.
+FORMS = (REFERENCE, base64.b64encode(f"service:{REFERENCE}".encode()).decode())
 #: Short and ordinary: inside the host name (127.0.0.1), the port, the path and the controller.
 KEYS = ("a", "1", "api", "V1", "system", "127")
 PASSWORDS = ("y", "e", "1", "admin", "wrong", "system", "127", "0.0", "api")
@@ -81,6 +85,10 @@ FAULTS: dict[str, tuple[Case, type[ThinknxError]]] = {
     "long-header": (_long_header, TransportError),
     "silent": (silent, TimeoutError),
 }
+
+
+def _leaks(texts: list[str]) -> list[str]:
+    return [text for text in texts if any(form in text for form in FORMS)]
 
 
 def _with_digest(case: Case) -> Case:
@@ -167,15 +175,15 @@ async def test_every_secret_changes_only_the_places_it_stands_in(
         hostile.use(_with_digest(case) if mode == "digest" else case)
         *reference, name, with_locals = await _fail(transport, mode, REFERENCE, hostile.port)
         assert name == kind.__name__, (fault, reference[0])
-        assert not [text for text in reference if REFERENCE in text], fault
+        assert not _leaks(reference), fault
         # A reply quoting the request is kept as received (``ApiError.body``, and the locals
         # of the frames that decode it); what the request itself left in frames is masked.
-        assert fault in ECHOES or REFERENCE not in with_locals, fault
+        assert fault in ECHOES or not _leaks([with_locals]), fault
         for secret in shorts:
             *texts, _, _ = await _fail(transport, mode, secret, hostile.port)
             assert texts == reference, (fault, secret)
     lines = logs.lines
-    assert lines and not [line for line in lines if REFERENCE in line]
+    assert lines and not _leaks(lines)
     assert not [line for line in lines if redact(line) != line]  # nothing left to mask
 
 
@@ -189,7 +197,7 @@ async def test_no_hostile_reply_puts_a_secret_in_any_text_of_its_error(
     library locals are free of the secret, and the same with a one-letter one."""
     hostile.use(case)
     *reference, _, with_locals = await _fail(transport, mode, REFERENCE, hostile.port)
-    assert not [text for text in [*reference, with_locals] if REFERENCE in text]
+    assert not _leaks([*reference, with_locals])
     *texts, _, _ = await _fail(transport, mode, "a", hostile.port)
     assert texts == reference
 
@@ -290,7 +298,38 @@ def test_the_cli_shows_the_same_text_and_json_whatever_the_secret(
         for secret in (REFERENCE, "a", "system")
     }  # fmt: skip
     reference = shown.pop(REFERENCE)
-    assert not [text for text in reference if REFERENCE in text]
+    assert not _leaks(reference)
     assert "/***/api/V1/" in reference[0] or fault != "error-echo"
     assert "pass=***" in reference[1] or fault != "error-echo"
     assert all(texts == reference for texts in shown.values())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", ["refused", "bad-status-line"])
+@pytest.mark.parametrize("mode", ["relay", "basic", "query"])
+async def test_a_rich_traceback_with_locals_shows_no_secret(
+    fault: str, mode: Mode, transport: Transport, hostile: HostileServer
+) -> None:
+    """What ``rich.traceback.install(show_locals=True)`` would print for the failure."""
+    console_module = pytest.importorskip("rich.console")
+    traceback_module = pytest.importorskip("rich.traceback")
+    port = hostile.port
+    if fault == "refused":
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    else:
+        hostile.use(_bad_status_line)
+    async with _session(transport) as session:
+        site = _site(session, mode, REFERENCE, port)
+        with pytest.raises(TransportError) as caught:
+            await site.server_status()
+    error = caught.value
+    console = console_module.Console(file=io.StringIO(), width=300, color_system=None)
+    shown = traceback_module.Traceback.from_exception(
+        type(error), error, error.__traceback__, show_locals=True
+    )
+    console.print(shown)
+    printed = console.file.getvalue()
+    assert "server_status" in printed and "_attempt" in printed  # the frames are there
+    assert not _leaks([printed])
