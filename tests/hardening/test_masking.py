@@ -16,7 +16,7 @@ import re
 import socket
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import pytest
@@ -87,7 +87,7 @@ FAULTS: dict[str, tuple[Case, type[ThinknxError]]] = {
 }
 
 
-def _leaks(texts: list[str]) -> list[str]:
+def _leaks(texts: Iterable[str]) -> list[str]:
     return [text for text in texts if any(form in text for form in FORMS)]
 
 
