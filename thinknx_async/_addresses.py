@@ -34,14 +34,12 @@ AuthMode = Literal["digest", "basic", "query"]
 
 @attrs.frozen(slots=True)
 class Address:
-    """A site's base URL, its credentials as they travel, and the secrets to keep out of sight."""
+    """A site's base URL and its credentials as they travel."""
 
     base: str
-    key: str | None = None
     auth: httpx.Auth | None = None
     auth_suffix: str = ""
     headers: Mapping[str, str] = attrs.field(factory=dict)
-    secrets: tuple[str, ...] = ()
 
 
 class PlainHttpRefused(ValidationError):
@@ -65,7 +63,6 @@ class LocalTarget:
     scheme: str
     username: str | None
     password: str | None
-    secrets: tuple[str, ...] = ()
 
 
 def _shown(url: str) -> str:
@@ -116,14 +113,12 @@ def local_target(
     ):
         if given is not None and in_url is not None and given != in_url:
             raise ValidationError(f"the {what} given differs from the URL's")
-    secrets = tuple(s for s in (raw_password, url_password) if s)
     return LocalTarget(
         parts.hostname,
         url_port or port or 5051,
         parts.scheme,
         username if url_user is None else url_user,
         password if url_password is None else url_password,
-        secrets,
     )
 
 
@@ -165,16 +160,14 @@ def local_address(
         httpx.URL(base)
     except httpx.InvalidURL as exc:
         raise ValidationError(f"host {host!r:.60} is not a host name or IP address") from exc
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    secrets = (password, token, *target.secrets)
     if auth == "digest":
         digest = SiteDigestAuth(username, password)
-        return Address(base, auth=digest, auth_suffix="auth=digest", secrets=secrets)
+        return Address(base, auth=digest, auth_suffix="auth=digest")
     if auth == "basic":
-        header = {"authorization": f"Basic {token}"}
-        return Address(base, auth_suffix="auth=basic", headers=header, secrets=secrets)
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return Address(base, auth_suffix="auth=basic", headers={"authorization": f"Basic {token}"})
     suffix = f"auth=basic&user={quote(username, safe='')}&pass={quote(password, safe='')}"
-    return Address(base, auth_suffix=suffix, secrets=secrets)
+    return Address(base, auth_suffix=suffix)
 
 
 def relay_root(url: str, *, allow_insecure: bool, what: str = "relay URL") -> str:
@@ -205,7 +198,7 @@ def _relay_root(url: str, allow_insecure: bool, what: str) -> str:
 def relay_address(root: str, key: str) -> Address:
     """``ROOT/KEY/api/V1/``: the cloud's form, and a relay's."""
     check_key(key)
-    return Address(f"{root}/{key}/api/V1/", key=key, secrets=(key,))
+    return Address(f"{root}/{key}/api/V1/")
 
 
 def check_key(key: str) -> str:

@@ -18,7 +18,8 @@ import httpx
 import yarl
 
 from ._deadlines import Deadlines
-from ._pool import PoolStats, Reply, ReplyTooLarge, RequestDefaults, read_capped
+from ._pool import CallTimeout, PoolStats, Reply, ReplyTooLarge, RequestDefaults, read_capped
+from ._secrets import redact
 
 __all__ = ["AiohttpPool"]
 
@@ -26,25 +27,36 @@ _ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 def _httpx_error(exc: BaseException) -> httpx.TransportError:
-    """httpx's word for an aiohttp failure (the rest of the path speaks httpx)."""
+    """httpx's word for an aiohttp failure (the rest of the path speaks httpx).
+
+    aiohttp puts the request's URL (so a key, or ``pass=``) into some of its texts: the text
+    kept here is masked, and the site masks the chain it attaches as a cause.
+    """
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(str(exc))
+        return httpx.ConnectTimeout("connection not opened in time")
     if isinstance(exc, TimeoutError | aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
-        return httpx.ReadTimeout(str(exc))
+        return httpx.ReadTimeout("no reply in time")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(str(exc))
+        return httpx.ConnectError(redact(str(exc)))
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(str(exc) or "server disconnected")
+        return httpx.RemoteProtocolError(redact(str(exc)) or "server disconnected")
+    if isinstance(exc, aiohttp.ClientResponseError):  # a reply that is not valid HTTP
+        return httpx.RemoteProtocolError(redact(f"invalid reply: {_one_line(exc.message)}"))
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.RemoteProtocolError(str(exc))
-    return httpx.ReadError(str(exc))
+        return httpx.RemoteProtocolError(redact(str(exc)))
+    return httpx.ReadError(redact(str(exc)) or type(exc).__name__)
+
+
+def _one_line(message: str) -> str:
+    """aiohttp's parser message on one line, without the caret under the faulty byte."""
+    return " ".join(part for part in message.split() if part.strip("^"))
 
 
 class AiohttpPool:
     """One aiohttp session with a pool of ``max_connections`` connections.
 
-    Timeouts: the connect timeout bounds opening a connection (TCP and TLS); the call timeout
-    bounds the whole attempt, from opening the connection to the last byte of the reply,
+    Timeouts: the connect timeout bounds opening a connection (TCP and TLS); the read timeout,
+    or the call timeout when it is shorter, bounds the whole attempt, to the reply's last byte,
     through :class:`Deadlines` (one timer for every request, where aiohttp's own read timeout
     would arm and cancel two per request).
     """
@@ -84,8 +96,7 @@ class AiohttpPool:
         if not hasattr(session, "_retry_connection"):  # pragma: no cover - aiohttp changed
             raise RuntimeError("this aiohttp cannot be told not to re-send requests")
         session._retry_connection = False
-        bound = self._defaults.call_timeout
-        deadlines = Deadlines(asyncio.get_running_loop(), math.inf if bound is None else bound)
+        deadlines = Deadlines(asyncio.get_running_loop(), min(self._bounds()))
         self._open = (session, deadlines)
         return self._open
 
@@ -118,12 +129,19 @@ class AiohttpPool:
             raise _httpx_error(exc) from exc
         except asyncio.CancelledError:
             if deadlines.expired(task):
-                bound = self._defaults.call_timeout
-                raise httpx.ReadTimeout(f"no whole reply within {bound:g} s") from None
+                read, call = self._bounds()
+                if read <= call:
+                    raise httpx.ReadTimeout(f"no whole reply within {read:g} s") from None
+                raise CallTimeout(call) from None
             raise
         finally:
             deadlines.end(task)
         return response.status, response.headers, content
+
+    def _bounds(self) -> tuple[float, float]:
+        """The read timeout (here: of the whole exchange) and the whole-call bound."""
+        read, call = self._defaults.timeouts.get("read"), self._defaults.call_timeout
+        return (math.inf if read is None else read), (math.inf if call is None else call)
 
     def stats(self) -> PoolStats | None:
         return None

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import httpx
 
-from ._pool import PoolStats, Reply, RequestDefaults, check_length, read_capped
+from ._pool import CallTimeout, PoolStats, Reply, RequestDefaults, check_length, read_capped
 
 __all__ = ["ClientPool", "HttpxPool", "read_whole"]
 
@@ -58,12 +58,12 @@ class CallDeadline:
         self.seconds = math.inf if seconds is None else seconds
 
     async def run(self, call: Awaitable[Reply]) -> Reply:
-        """Await ``call`` within the bound; over it, :class:`httpx.ReadTimeout`."""
+        """Await ``call`` within the bound; over it, :class:`CallTimeout`."""
         if self.seconds == math.inf:
             return await call
         with anyio.move_on_after(self.seconds):
             return await call
-        raise httpx.ReadTimeout(f"no whole reply within {self.seconds:g} s")
+        raise CallTimeout(self.seconds)
 
 
 class HttpxPool:

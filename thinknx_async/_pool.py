@@ -25,6 +25,7 @@ import httpx
 from .errors import ValidationError
 
 __all__ = [
+    "CallTimeout",
     "ConnectionPool",
     "Pool",
     "PoolStats",
@@ -72,6 +73,14 @@ class RequestDefaults:
     call_timeout: float | None = None
     """Seconds one attempt may take in all, from opening a connection to the reply's last byte
     (``None``: no bound beyond the per-phase ones)."""
+
+
+class CallTimeout(httpx.ReadTimeout):
+    """An attempt ran past the session's whole-call bound (``seconds``), whatever the phase."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no whole reply within {seconds:g} s")
+        self.seconds = seconds
 
 
 class ReplyTooLarge(Exception):

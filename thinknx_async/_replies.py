@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 
 from ._numbers import parse_number
+from ._pool import CallTimeout
 from ._secrets import redact
 from .errors import (
     ApiError,
@@ -142,22 +144,53 @@ def _certificate_failure(exc: BaseException) -> str | None:
     return None
 
 
-def transport_error(exc: httpx.HTTPError, what: str) -> ThinknxError:
-    """The typed error for an httpx failure (chain it with ``from exc``)."""
+# Text that only makes sense inside the libraries below: object ids and OpenSSL's source
+# positions (a text about anyio's cancel scopes is dropped whole). What is left is the fact a
+# user can act on.
+_INTERNALS = re.compile(r"\s*\(?\b_ssl\.c:\d+\)?|\s*\bat 0x[0-9a-f]+\b")
+_PHASES: dict[type[httpx.TimeoutException], tuple[str, str]] = {
+    httpx.ConnectTimeout: ("connect", "no connection opened"),
+    httpx.PoolTimeout: ("pool", "no free connection in the pool"),
+    httpx.WriteTimeout: ("write", "request not sent"),
+    httpx.ReadTimeout: ("read", "no reply"),
+}
+
+
+def _detail(exc: httpx.HTTPError) -> str:
+    """What went wrong, as a user reads it: secrets masked, library internals gone."""
+    text = _first_message(exc)
+    if "cancel scope" in text.lower():
+        return ""
+    return _INTERNALS.sub("", redact(text)).strip(" ;:")
+
+
+def transport_error(
+    exc: httpx.HTTPError, what: str, timeouts: Mapping[str, float | None]
+) -> ThinknxError:
+    """The typed error for an httpx failure (set ``exc``, masked, as its cause).
+
+    A timeout names its phase (connect, write, read, pool) and how long it was given.
+    """
     reason = _certificate_failure(exc)
     if reason is not None:
         return CertificateError(f"{what}: TLS certificate rejected ({reason})", reason)
-    detail = type(exc).__name__ + (f": {redact(text)}" if (text := _first_message(exc)) else "")
     error: TransportError
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        error = TimeoutError(f"{what}: connection not opened in time ({detail})")
-        error.never_sent = True
-    elif isinstance(exc, httpx.TimeoutException):
-        error = TimeoutError(f"{what}: no reply in time ({detail})")
-    elif isinstance(exc, httpx.ConnectError):
-        error = ConnectError(f"{what}: cannot connect ({detail})")
+    if isinstance(exc, CallTimeout):
+        return TimeoutError(f"{what}: no whole reply within {exc.seconds:g} s (call timeout)")
+    if isinstance(exc, httpx.TimeoutException):
+        kinds = (names for kind, names in _PHASES.items() if isinstance(exc, kind))
+        phase, fact = next(kinds, ("read", "no reply"))
+        limit = timeouts.get(phase)
+        within = "" if limit is None else f" within {limit:g} s"
+        error = TimeoutError(f"{what}: {fact}{within} ({phase} timeout)")
+        error.never_sent = phase in ("connect", "pool")
+        return error
+    detail = _detail(exc)
+    shown = f" ({detail})" if detail else ""
+    if isinstance(exc, httpx.ConnectError):
+        error = ConnectError(f"{what}: cannot connect{shown}")
     elif isinstance(exc, httpx.TransportError):
-        error = TransportError(f"{what}: connection failed ({detail})")
+        error = TransportError(f"{what}: connection failed{shown}")
     else:
-        return ProtocolError(f"{what}: {detail}")
+        return ProtocolError(f"{what}: {type(exc).__name__}{shown}")
     return error

@@ -6,7 +6,6 @@ import asyncio
 import enum
 import ssl
 import warnings
-from collections import Counter
 from types import TracebackType
 from typing import Final, Literal, Self
 
@@ -15,7 +14,6 @@ import httpx
 from ._addresses import Address, local_address, relay_address, relay_root
 from ._httpx import ClientPool
 from ._pool import Pool, PoolStats, RequestDefaults, open_pool
-from ._secrets import secrets
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
@@ -100,8 +98,9 @@ class Session:
     - ``retry``: the :class:`RetryPolicy`.
     - ``timeout``: seconds for each of connect, write, read and pool wait.
     - ``call_timeout``: seconds one attempt may take in all, from opening a connection to the
-      last byte of the reply, however slowly the server sends (default: the read timeout,
-      ``timeout`` itself unless an ``http_client`` says otherwise; ``math.inf``: no such bound).
+      last byte of the reply, however slowly the server sends (default: the connect and read
+      timeouts together, ``2 * timeout``; ``math.inf``: no such bound). With aiohttp the read
+      timeout already bounds the whole exchange, so the smaller of the two applies.
       An attempt cut short is a :class:`~thinknx_async.TimeoutError` and its connection is
       closed; the retry policy's ``deadline`` counts the time of every attempt.
     - ``max_connections``: requests in flight at once over all sites; they are the pool's
@@ -158,7 +157,6 @@ class Session:
         self.max_reply_size = _positive_int("max_reply_size", max_reply_size)
         self._cloud_url = relay_root(cloud_url, allow_insecure=allow_insecure, what="cloud_url")
         self._relay_buckets: dict[str, TokenBucket] = {}
-        self._secrets: Counter[str] = Counter()
         self._loop: object | None = None
         self._closed = False
         if transport not in ("httpx", "aiohttp"):
@@ -168,8 +166,9 @@ class Session:
             httpx.Timeout(timeout) if http_client is None else http_client.timeout
         ).as_dict()
         """Seconds for each phase of a request: connect, write, read, pool."""
-        if call_timeout is None:
-            call_timeout = self.timeouts.get("read")
+        if call_timeout is None:  # room for a connection and a reply, each in its own time
+            phases = [self.timeouts.get("connect"), self.timeouts.get("read")]
+            call_timeout = None if None in phases else sum(p for p in phases if p is not None)
         elif not (isinstance(call_timeout, int | float) and call_timeout > 0):
             raise ValidationError(f"call_timeout must be a number > 0, got {call_timeout!r}")
         self.call_timeout: float | None = call_timeout
@@ -217,19 +216,15 @@ class Session:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pool (never a client passed in) and forget the secrets. Idempotent.
+        """Close the pool (never a client passed in). Idempotent.
 
         Call it from the event loop that used the session: its connections belong to that
-        loop. From another loop the session is still marked closed and its secrets forgotten,
+        loop. From another loop the session is still marked closed,
         then :class:`SessionError` says the connections could not be closed from there.
         """
         if self._closed:
             return
         self._closed = True
-        for secret, count in self._secrets.items():
-            for _ in range(count):
-                secrets.discard(secret)
-        self._secrets.clear()
         if self._loop is not None and _running_loop() is not self._loop:
             raise SessionError(
                 "a session must be closed from the event loop that used it: its connections "
@@ -290,14 +285,10 @@ class Session:
             relay_bucket = self._relay_buckets.get(host)
             if relay_bucket is None:
                 relay_bucket = self._relay_buckets[host] = TokenBucket(self.relay_rate_limit)
-        for secret in address.secrets:
-            secrets.add(secret)
-            self._secrets[secret] += 1
         return Site(
             self,
             kind=kind,
             base_url=address.base,
-            key=address.key,
             name=name,
             auth=address.auth,
             auth_suffix=address.auth_suffix,

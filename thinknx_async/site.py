@@ -16,7 +16,7 @@ from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
 from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
-from ._secrets import MASK, redact
+from ._secrets import Outgoing, masked_chain, redact
 from ._stats import current as current_stats
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
@@ -77,7 +77,6 @@ class Site:
         *,
         kind: SiteKind,
         base_url: str,
-        key: str | None,
         name: str | None,
         auth: httpx.Auth | None,
         auth_suffix: str,
@@ -91,7 +90,7 @@ class Site:
         self.kind: SiteKind = kind
         """``"local"``, ``"cloud"`` or ``"relay"``."""
         self._base = base_url
-        self._shown = base_url.replace(key, MASK) if key else base_url
+        self._shown = redact(base_url)
         self._auth = auth
         self._auth_suffix = auth_suffix
         self._headers = headers
@@ -274,28 +273,32 @@ class Site:
             granted = await self._acquire() if throttled else 0.0
             session = self._session
             if session.closed:  # closed while this call waited for its turn
-                raise SessionError(f"{redact(what)}: the session was closed before sending")
+                raise SessionError(f"{what}: the session was closed before sending")
             stats = current_stats()
             if stats is not None:
                 stats.attempts += 1
-            method, url, headers, payload = self._wire(endpoint.controller, query, feedback)
+            wire = self._wire(endpoint.controller, query, feedback)
+            failure: ThinknxError | None = None
             try:
                 if self._auth is None:
-                    reply = await session.pool.fetch(method, url, headers, payload)
+                    reply = await session.pool.fetch(wire.method, wire.url, wire.headers, wire.body)
                 else:
                     reply = await send_with_digest(
-                        session.pool, self._auth, method, url, headers, payload
+                        session.pool, self._auth, wire.method, wire.url, wire.headers, wire.body
                     )
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
                 limit = session.max_reply_size
-                raise ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit") from None
+                failure = ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit")
             except httpx.HTTPError as exc:
-                raise transport_error(exc, redact(what)) from exc
+                failure = transport_error(exc, what, session.timeouts)
+                failure.__cause__ = masked_chain(exc)
             except RuntimeError as exc:  # the pool refuses to send once closed
                 if session.closed:
-                    raise SessionError(f"{redact(what)}: the session was closed") from exc
+                    raise SessionError(f"{what}: the session was closed") from exc
                 raise
+            if failure is not None:  # raised here, not in a handler: no raw error as context
+                raise failure
         finally:
             in_flight.release()
         status, reply_headers, content = reply
@@ -316,9 +319,7 @@ class Site:
             bucket.record_success()
         return body
 
-    def _wire(
-        self, controller: str, query: str, feedback: bool
-    ) -> tuple[Method, str, Mapping[str, str] | None, bytes | None]:
+    def _wire(self, controller: str, query: str, feedback: bool) -> Outgoing:
         """Method, URL (pre-built prefix + query), headers (beyond the session's) and body."""
         params = query
         if feedback:
@@ -327,11 +328,11 @@ class Site:
             params = f"{params}&{self._auth_suffix}" if params else self._auth_suffix
         if self._method == "POST":
             headers = {**self._headers, "content-type": _FORM}
-            return "POST", self._prefix(controller), headers, params.encode()
+            return Outgoing("POST", self._prefix(controller), headers, params.encode())
         url = self._prefix(controller)
         if params:
             url = f"{url}?{params}"
-        return "GET", url, self._headers or None, None
+        return Outgoing("GET", url, self._headers or None, None)
 
     def _follow_redirect(self, location: str | None, what: str) -> None:
         """Accept one http -> https redirect to the same host, and keep it for later calls."""

@@ -274,26 +274,41 @@ async def test_streamed_reply_within_max_reply_size_is_read_whole() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("raised", "kind", "never_sent"),
+    ("raised", "kind", "never_sent", "says"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), ConnectError, True),
-        (httpx.ConnectTimeout("timed out"), TimeoutError, True),
-        (httpx.PoolTimeout("pool"), TimeoutError, True),
-        (httpx.ReadTimeout("timed out"), TimeoutError, False),
-        (httpx.WriteTimeout(""), TimeoutError, False),
-        (httpx.RemoteProtocolError("Server disconnected"), TransportError, False),
-        (httpx.ReadError("reset by peer"), TransportError, False),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            ConnectError,
+            True,
+            "cannot connect ([Errno 111] Connection refused)",
+        ),
+        (
+            httpx.ConnectTimeout("timed out"),
+            TimeoutError,
+            True,
+            "opened within 4 s (connect timeout)",
+        ),
+        (httpx.PoolTimeout("pool"), TimeoutError, True, "pool within 4 s (pool timeout)"),
+        (httpx.ReadTimeout("timed out"), TimeoutError, False, "no reply within 4 s (read timeout)"),
+        (httpx.WriteTimeout(""), TimeoutError, False, "not sent within 4 s (write timeout)"),
+        (
+            httpx.RemoteProtocolError("Server disconnected"),
+            TransportError,
+            False,
+            "connection failed (Server disconnected)",
+        ),
+        (httpx.ReadError("reset by peer"), TransportError, False, "failed (reset by peer)"),
     ],
 )
 async def test_transport_errors(
-    raised: httpx.HTTPError, kind: type[TransportError], never_sent: bool
+    raised: httpx.HTTPError, kind: type[TransportError], never_sent: bool, says: str
 ) -> None:
-    error = await failure(raised)
+    error = await failure(raised, timeout=4)
     assert type(error) is kind
     assert isinstance(error, TransportError)
     assert error.never_sent is never_sent
     assert error.__cause__ is raised
-    assert type(raised).__name__ in str(error)
+    assert str(error).endswith(says)
 
 
 @pytest.mark.anyio

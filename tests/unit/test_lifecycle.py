@@ -13,7 +13,6 @@ import trio
 from thinknx_async import Session, SessionError, Site, ThinknxError
 from thinknx_async._httpx import ClientPool
 from thinknx_async._pool import ConnectionPool
-from thinknx_async._secrets import redact
 
 from ._support import GUID, KEY, command_reply, make_site, quiet_session
 
@@ -68,18 +67,6 @@ async def test_no_new_sites_or_context_after_close() -> None:
     with pytest.raises(SessionError):
         async with session:
             pass
-
-
-@pytest.mark.anyio
-async def test_a_closed_session_registers_no_secret() -> None:
-    """Secrets are forgotten on close; one registered after close would be masked forever."""
-    session = quiet_session()
-    await session.aclose()
-    with pytest.raises(SessionError):
-        session.local("10.0.0.5", username="admin", password="Late-Password-7")
-    with pytest.raises(SessionError):
-        session.cloud("LateKey123")
-    assert redact("Late-Password-7 LateKey123") == "Late-Password-7 LateKey123"
 
 
 def test_session_error_is_a_thinknx_error_and_a_runtime_error() -> None:
