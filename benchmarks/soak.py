@@ -13,6 +13,7 @@ a call crashed with an untyped error, or file descriptors were left open.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -20,169 +21,17 @@ import random
 import sys
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import anyio
 
-from thinknx_async import (
-    ApiError,
-    ProtocolError,
-    RateLimit,
-    RateLimitedError,
-    RetryPolicy,
-    ServerError,
-    Session,
-    SessionError,
-    Site,
-    ThinknxError,
-    TransportError,
-    ValidationError,
-)
+from thinknx_async import RateLimit, RetryPolicy, Session, Site
 
-__all__ = ["Figures", "Ledger", "main", "may_have_run"]
+from ._ledger import KNX_CONTROLLERS, Figures, Key, Ledger, may_have_run
 
-#: KNX controllers: the simulator counts their telegrams per group address, not per GUID.
-KNX_CONTROLLERS = frozenset(
-    {"system/sendKNXbit", "system/sendKNXbyte", "system/sendKNXfloat2bytes"}
-)
-
-
-def may_have_run(error: ThinknxError) -> bool:
-    """Whether a command that ended in ``error`` may still have been executed by the server.
-
-    Only the last attempt can have run: the library re-sends a non-idempotent command only
-    after an attempt the server cannot have executed (a 429, a connection that never opened).
-    """
-    if isinstance(error, RateLimitedError | ValidationError | SessionError):
-        return False  # refused before sending, or by the server before execution
-    if isinstance(error, TransportError):
-        return not error.never_sent  # a dropped or timed-out request may have run
-    if isinstance(error, ServerError | ProtocolError):
-        return True  # a 5xx may come after execution; a malformed reply came from a server
-    # 400, 403, 404, "impossible to execute": refused, not executed. Anything else: it may have.
-    return not isinstance(error, ApiError)
-
-
-@dataclass
-class Tally:
-    """The outcomes of every call made to one target (a device's controller, or a KNX group)."""
-
-    idempotent: bool
-    calls: int = 0
-    succeeded: int = 0
-    failed_may_have_run: int = 0
-    failed_not_run: int = 0
-    crashed: int = 0
-    """Calls that raised something other than a ``ThinknxError``."""
-    pending: int = 0
-    """Calls that have neither returned nor raised."""
-
-
-@dataclass
-class Figures:
-    """What a ledger found once settled against the server's counters."""
-
-    sent: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    failed_may_have_run: int = 0
-    executed: int = 0
-    lost: int = 0
-    doubled: int = 0
-    crashed: int = 0
-    idempotent_repeats: int = 0
-    """Executions of idempotent commands beyond one per call (retries after a lost reply)."""
-    problems: list[str] = field(default_factory=list)
-    """The first few targets that broke a rule, for a readable failure."""
-
-    @property
-    def ok(self) -> bool:
-        """No command lost or doubled, and every failure reported as a typed error."""
-        return self.lost == 0 and self.doubled == 0 and self.crashed == 0
-
-
-Key = tuple[str, str]
-"""(controller, target): the GUID of a device or the KNX group address of a telegram."""
-
-
-class Ledger:
-    """Every command sent and how its call ended, to compare with the server's counters.
-
-    For each target (controller, GUID or group), with ``E`` executions counted by the server:
-
-    - lost: ``max(0, succeeded - E)`` (a success the server never executed), plus every call
-      that neither returned nor raised, plus every call that crashed with an untyped error;
-    - doubled, for non-idempotent commands: ``max(0, E - succeeded - failed_may_have_run)``
-      (each success executed once, each failure that may have run at most once, each failure
-      that cannot have run never).
-    """
-
-    def __init__(self) -> None:
-        self.tallies: dict[Key, Tally] = {}
-        #: How many calls ended in each error type.
-        self.errors: Counter[str] = Counter()
-
-    def tally(self, key: Key, idempotent: bool) -> Tally:
-        """The tally of ``key`` (made on first use)."""
-        tally = self.tallies.get(key)
-        if tally is None:
-            tally = self.tallies[key] = Tally(idempotent)
-        elif tally.idempotent != idempotent:
-            raise ValueError(f"{key} is recorded both as idempotent and not")
-        return tally
-
-    async def run(self, key: Key, idempotent: bool, call: Callable[[], Awaitable[object]]) -> None:
-        """Make one call and record how it ended. A cancelled call stays pending."""
-        tally = self.tally(key, idempotent)
-        tally.calls += 1
-        tally.pending += 1
-        try:
-            await call()
-        except ThinknxError as error:
-            tally.pending -= 1
-            self.errors[type(error).__name__] += 1
-            if may_have_run(error):
-                tally.failed_may_have_run += 1
-            else:
-                tally.failed_not_run += 1
-        except Exception as error:
-            tally.pending -= 1
-            tally.crashed += 1
-            self.errors[f"untyped {type(error).__name__}"] += 1
-        else:
-            tally.pending -= 1
-            tally.succeeded += 1
-
-    def settle(self, executed: Callable[[str, str], int]) -> Figures:
-        """Compare with ``executed(controller, target)``, the server's count for a target."""
-        figures = Figures()
-        for (controller, target), tally in sorted(self.tallies.items()):
-            done = executed(controller, target)
-            figures.sent += tally.calls
-            figures.succeeded += tally.succeeded
-            failed = tally.failed_may_have_run + tally.failed_not_run
-            figures.failed += failed
-            figures.failed_may_have_run += tally.failed_may_have_run
-            figures.crashed += tally.crashed
-            figures.executed += done
-            lost = max(0, tally.succeeded - done) + tally.pending + tally.crashed
-            doubled = 0
-            if tally.idempotent:
-                figures.idempotent_repeats += max(0, done - tally.calls)
-            else:
-                doubled = max(0, done - tally.succeeded - tally.failed_may_have_run)
-            figures.lost += lost
-            figures.doubled += doubled
-            if (lost or doubled) and len(figures.problems) < 10:
-                figures.problems.append(
-                    f"{controller} {target}: {tally}, executed {done}"
-                    f" (lost {lost}, doubled {doubled})"
-                )
-        return figures
-
+__all__ = ["KNX_CONTROLLERS", "Figures", "Ledger", "Workload", "main", "may_have_run", "run_round"]
 
 # The run ---------------------------------------------------------------------------------------
 
@@ -217,6 +66,7 @@ FAULTS: dict[str, Any] = {
     "drop_after_rate": 0.01,
     "slow_rate": 0.01,
     "slow_seconds": 0.2,
+    "gateway_rate": 0.01,  # a proxy's HTML 502/503/504 page instead of the server's reply
 }
 
 
@@ -335,6 +185,29 @@ async def run_round(ledger: Ledger, commands: list[Command], concurrency: int) -
             group.start_soon(one, command)
 
 
+async def run_storm(
+    ledger: Ledger, commands: list[Command], concurrency: int, rng: random.Random
+) -> None:
+    """A round whose calls asyncio's own ``Task.cancel()`` hits at random: a tenth of the calls
+    still running every 20 ms or so, then whatever is left after a second."""
+    limiter = asyncio.Semaphore(concurrency)
+
+    async def one(command: Command) -> None:
+        key, idempotent, call = command
+        async with limiter:
+            await ledger.run(key, idempotent, call)
+
+    tasks = [asyncio.create_task(one(command)) for command in commands]
+    for _ in range(50):
+        await asyncio.sleep(rng.uniform(0.005, 0.035))
+        running = [task for task in tasks if not task.done()]
+        for task in rng.sample(running, len(running) // 10):
+            task.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def executed_from(snapshot: dict[str, Any]) -> Callable[[str, str], int]:
     """``executed(controller, target)`` read from a counters snapshot."""
     devices: dict[str, dict[str, int]] = snapshot["executed"]
@@ -386,8 +259,14 @@ async def soak(config: Config, relay_url: str, manifest: dict[str, Any]) -> dict
                 event = f"429 storm {config.storm_seconds:g}s"
             control.faults(**faults)
             commands = list(workload.batch(per_round))
+            if number == middle - 1:
+                event = "cancellation storm"
+                rng = random.Random(config.seed * 7 + number)
+                with anyio.fail_after(300):
+                    await run_storm(ledger, commands, config.concurrency, rng)
             async with anyio.create_task_group() as group:
-                group.start_soon(run_round, ledger, commands, config.concurrency)
+                if number != middle - 1:
+                    group.start_soon(run_round, ledger, commands, config.concurrency)
                 if number == middle + 1:
                     event = f"outage {config.down_seconds:g}s"
                     await anyio.sleep(0.2)
@@ -410,6 +289,8 @@ async def soak(config: Config, relay_url: str, manifest: dict[str, Any]) -> dict
         idle = {
             "pool_in_flight": stats.in_flight if stats else None,
             "pool_waiting": stats.waiting if stats else None,
+            "pool_held": stats.held if stats else None,
+            "pools_replaced": stats.replaced if stats else None,
             "sites_in_flight": sum(site.in_flight for site, _ in sites),
             "bucket_waiters": sum(
                 site.bucket.waiting for site, _ in sites if site.bucket is not None
@@ -465,9 +346,15 @@ def _table(report: dict[str, Any]) -> str:
         ("  of which may have run (5xx, dropped, timed out)", f["failed_may_have_run"]),
         ("executed by the server", f["executed"]),
         ("  idempotent repeats (retries after a lost reply)", f["idempotent_repeats"]),
+        ("cancelled by their caller (storm round)", f["cancelled"]),
         ("lost", f["lost"]),
         ("doubled", f["doubled"]),
         ("crashed (untyped error)", f["crashed"]),
+        ("hung (never ended)", f["hung"]),
+        (
+            "pool after the run: in flight, held, small pools replaced",
+            "{pool_in_flight}, {pool_held}, {pools_replaced}".format(**report["idle_after_run"]),
+        ),
         ("executions no command explains", report["unexplained_executions"]),
         ("memory RSS at start (MiB)", f"{rss['start'] / 1024:.1f}"),
         (
@@ -524,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         report["figures"]["lost"]
         or report["figures"]["doubled"]
         or report["figures"]["crashed"]
+        or report["idle_after_run"]["pool_held"]
         or report["unexplained_executions"]
         or fds["end"] > fds["start"]
     )
