@@ -35,6 +35,9 @@ class _Stub:
     def stats(self) -> None:
         return None
 
+    def held(self) -> int:
+        return 0
+
     async def aclose(self) -> None:
         return None
 
