@@ -1,0 +1,395 @@
+"""The driver: :class:`DaskFleet` connects to a cluster, :class:`DistributedFanOut` runs one
+operation over many inventory entries on it and streams their outcomes back.
+
+Exactly one :class:`~thinknx_async.Outcome` per entry reaches the caller: a chunk's outcomes
+come back in batches through a scheduler-side queue, a duplicate (a batch re-sent by a chunk
+that ran twice) is dropped, and the chunks of a worker that died are resubmitted to a live one,
+where their claims (see ``_worker``) keep anything from being sent twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import pickle
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self
+
+import anyio
+from distributed import Client, Queue, Variable
+
+from ..errors import SessionError, ValidationError
+from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT
+from ..inventory import Inventory, SiteEntry
+from ..session import CLOUD_URL, Session
+from ..site import Site
+from ._shard import Chunk, shard
+from ._wire import entry_fields, label_site, unpack
+from ._worker import ChunkTask, SessionPlugin, run_chunk
+from .cluster import ClusterSpec, open_client
+from .errors import MayHaveBeenSentError, WorkerLostError
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "DaskFleet", "DistributedFanOut", "Entries"]
+
+#: Sites per task when the caller does not say.
+DEFAULT_CHUNK_SIZE = 100
+#: Times one chunk is submitted before its missing sites are reported lost.
+MAX_SUBMISSIONS = 4
+_POLL = 0.25  # seconds between looks at the cluster while no outcome arrives
+Entries = Inventory | Iterable[SiteEntry]
+
+
+def _check_entries(entries: Entries) -> tuple[SiteEntry, ...]:
+    if isinstance(entries, SiteEntry):
+        raise ValidationError("entries must be an iterable of SiteEntry, not one SiteEntry")
+    result = tuple(entries)
+    for entry in result:
+        if not isinstance(entry, SiteEntry):
+            raise ValidationError(
+                f"entries must hold SiteEntry objects, got {type(entry).__name__}"
+            )
+    return result
+
+
+class DaskFleet:
+    """A Dask cluster to fan operations out on, one :class:`~thinknx_async.Session` per worker.
+
+    ``cluster`` is a scheduler address (``"tcp://host:8786"``), ``"local:N"`` (a
+    ``LocalCluster`` of N worker processes, started and stopped with the fleet), a
+    ``distributed.Client`` or a cluster object (``LocalCluster``...). ``session_options`` are
+    the keyword arguments of each worker's ``Session`` (``rate_limit``, ``relay_rate_limit``,
+    ``retry``, ``transport``...): they travel to the workers, so they must be plain values.
+    ``security`` is a ``distributed.Security`` for TLS to a remote scheduler. Use it as
+    ``async with DaskFleet(...) as fleet:``.
+    """
+
+    def __init__(
+        self,
+        cluster: ClusterSpec,
+        *,
+        session_options: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        security: Any = None,
+    ) -> None:
+        if type(chunk_size) is not int or not 1 <= chunk_size <= 10_000:
+            raise ValidationError(f"chunk_size must be an integer 1..10000, got {chunk_size!r}")
+        self._cluster = cluster
+        self._security = security
+        self.session_options: dict[str, Any] = dict(session_options or {})
+        self.chunk_size = chunk_size
+        digest = hashlib.sha256(pickle.dumps(sorted(self.session_options.items(), key=str)))
+        self._plugin = f"thinknx-session-{digest.hexdigest()[:12]}"
+        self._client: Client | None = None
+        self._close: Callable[[], Awaitable[None]] | None = None
+        self._labels: Session | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._client is not None else "not open"
+        return f"<DaskFleet {state}>"
+
+    @property
+    def client(self) -> Client:
+        """The asynchronous ``distributed.Client`` (once entered)."""
+        if self._client is None:
+            raise SessionError("enter the fleet first: 'async with DaskFleet(...) as fleet:'")
+        return self._client
+
+    async def __aenter__(self) -> Self:
+        self._client, self._close = await open_client(self._cluster, self._security)
+        await self._client.register_plugin(
+            SessionPlugin(self._plugin, self.session_options), name=self._plugin
+        )
+        self._labels = Session(rate_limit=None)
+        await self._labels.aclose()  # its sites only name and show; they never send
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        client, close = self._client, self._close
+        self._client = self._close = None
+        if client is None or close is None:
+            return
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(Exception):  # a worker gone has no plugin to remove
+                await client.unregister_worker_plugin(self._plugin)
+            await close()
+
+    async def workers(self) -> list[str]:
+        """The addresses of the workers alive now, sorted."""
+        scheduler: Any = self.client.scheduler
+        info = await scheduler.identity()
+        return sorted(info["workers"])
+
+    def fan_out(
+        self,
+        entries: Entries,
+        operation: Callable[..., Awaitable[ResultT]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        idempotent: bool = False,
+        pass_fleet: bool = False,
+    ) -> DistributedFanOut[ResultT]:
+        """Run ``operation(site)`` for every entry on the cluster; outcomes stream back.
+
+        - ``operation``: a top-level ``async def`` (it is pickled to the workers); with
+          ``pass_fleet=True`` it is called as ``operation(site, fleet)``, ``fleet`` being the
+          worker's :class:`~thinknx_async.Fleet` of its chunk, to resolve aliases.
+        - ``concurrency``: operations in flight over the whole cluster, split evenly between
+          the workers.
+        - ``idempotent``: whether running the operation twice on a site is harmless (a status
+          read, setting a level). Default ``False``: a site whose worker died mid-operation is
+          never sent again; its outcome is a :class:`MayHaveBeenSentError`. With ``True``, it is
+          sent again on another worker.
+
+        Enter it, then iterate, as :meth:`Session.fan_out <thinknx_async.Session.fan_out>`.
+        """
+        if not callable(operation):
+            raise ValidationError("operation must be a callable taking a Site")
+        if type(concurrency) is not int or concurrency < 1:
+            raise ValidationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        return DistributedFanOut(
+            self, _check_entries(entries), operation, concurrency, bool(idempotent), pass_fleet
+        )
+
+    async def gather(
+        self,
+        entries: Entries,
+        operation: Callable[..., Awaitable[ResultT]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        idempotent: bool = False,
+        pass_fleet: bool = False,
+        on_outcome: Callable[[Outcome[Any]], object] | None = None,
+    ) -> Report[ResultT]:
+        """Run ``operation`` over every entry (as :meth:`fan_out`) and return the whole
+        :class:`~thinknx_async.Report`, in entry order."""
+        fan_out = self.fan_out(
+            entries, operation, concurrency=concurrency, idempotent=idempotent,
+            pass_fleet=pass_fleet,
+        )  # fmt: skip
+        started = time.monotonic()
+        outcomes: list[Outcome[ResultT] | None] = [None] * fan_out.total
+        async with fan_out:
+            async for outcome in fan_out:
+                outcomes[outcome.index] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        complete = tuple(o for o in outcomes if o is not None)
+        assert len(complete) == len(outcomes), "a fan-out reports every site"
+        return Report(complete, time.monotonic() - started)
+
+    def _label(self, entry: SiteEntry) -> Site:
+        assert self._labels is not None
+        return label_site(entry, self._labels, self.session_options.get("cloud_url", CLOUD_URL))
+
+
+class DistributedFanOut(Generic[ResultT]):
+    """One operation over many entries on a :class:`DaskFleet`; made by :meth:`DaskFleet.fan_out`.
+
+    ``async with fleet.fan_out(entries, op) as outcomes: async for outcome in outcomes: ...``
+    Each outcome's ``site`` is a handle that names the site (``name``, ``kind``, masked
+    ``url``) but cannot send: the live site existed on a worker. Leaving the block early
+    cancels the chunks still running.
+    """
+
+    def __init__(
+        self,
+        fleet: DaskFleet,
+        entries: tuple[SiteEntry, ...],
+        operation: Callable[..., Awaitable[ResultT]],
+        concurrency: int,
+        idempotent: bool,
+        pass_fleet: bool,
+    ) -> None:
+        self._fleet = fleet
+        self._entries = entries
+        self._operation = operation
+        self._concurrency = concurrency
+        self._idempotent = idempotent
+        self._pass_fleet = pass_fleet
+        self._run = uuid.uuid4().hex[:12]
+        self._sites: list[Site] = []
+        self._chunks: list[Chunk] = []
+        self._futures: dict[int, Any] = {}
+        self._seen: set[int] = set()
+        self._ready: collections.deque[Outcome[ResultT]] = collections.deque()
+        self._queue: Queue | None = None
+        self._per_worker = concurrency
+        self._state = "new"
+
+    def __repr__(self) -> str:
+        return f"<DistributedFanOut {len(self._seen)}/{len(self._entries)} done, {self._state}>"
+
+    @property
+    def total(self) -> int:
+        """How many outcomes there will be (the number of entries given)."""
+        return len(self._entries)
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """Each site's name -> the address of the worker its chunk is pinned to now."""
+        return {
+            self._entries[i].name: chunk.worker for chunk in self._chunks for i in chunk.indices
+        }
+
+    def _claim_name(self, chunk: Chunk) -> str:
+        return f"thinknx-claim-{self._run}-{chunk.number}"
+
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise SessionError("a fan-out can be entered only once")
+        self._state = "running"
+        fleet = self._fleet
+        workers = await fleet.workers()
+        if not workers:
+            raise SessionError("the cluster has no worker")
+        self._sites = [fleet._label(entry) for entry in self._entries]
+        self._per_worker = max(1, -(-self._concurrency // len(workers)))
+        self._chunks = shard(
+            self._entries,
+            workers,
+            chunk_size=fleet.chunk_size,
+            shared_limit=fleet.session_options.get("relay_rate_limit") is not None,
+            cloud_url=fleet.session_options.get("cloud_url", CLOUD_URL),
+        )
+        self._queue = await Queue(f"thinknx-outcomes-{self._run}", client=fleet.client)
+        for chunk in self._chunks:
+            self._submit(chunk)
+        return self
+
+    def _submit(self, chunk: Chunk) -> None:
+        chunk.submissions += 1
+        assert self._queue is not None
+        task = ChunkTask(
+            run=self._run,
+            plugin=self._fleet._plugin,
+            claim=self._claim_name(chunk),
+            queue=self._queue.name,
+            items=tuple((i, entry_fields(self._entries[i])) for i in chunk.indices),
+            operation=self._operation,
+            idempotent=self._idempotent,
+            pass_fleet=self._pass_fleet,
+            concurrency=self._per_worker,
+        )
+        # The task's name shows on the dashboard: run, chunk and attempt, never a secret.
+        key = f"thinknx-chunk-{self._run}-{chunk.number}-{chunk.submissions}"
+        self._futures[chunk.number] = self._fleet.client.submit(
+            run_chunk, task, key=key, workers=[chunk.worker], allow_other_workers=False, pure=False
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._state = "closed"
+        client = self._fleet._client
+        if client is None:
+            return
+        with anyio.CancelScope(shield=True):
+            pending = [f for f in self._futures.values() if not f.done()]
+            if pending:
+                await client.cancel(pending)
+            for chunk in self._chunks:
+                Variable(self._claim_name(chunk), client=client).delete()
+            if self._queue is not None:
+                self._queue.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Outcome[ResultT]:
+        if self._state == "new":
+            raise SessionError("enter the fan-out first: 'async with fleet.fan_out(...) as ...:'")
+        if self._state == "closed":
+            raise SessionError("the fan-out is closed")
+        while not self._ready:
+            if len(self._seen) == len(self._entries):
+                raise StopAsyncIteration
+            await self._collect()
+        return self._ready.popleft()
+
+    async def _collect(self) -> None:
+        assert self._queue is not None
+        try:
+            batch = await self._queue.get(timeout=_POLL)
+        except TimeoutError:
+            await self._look_after_chunks()
+            return
+        for data in batch:
+            self._accept(*unpack(data))
+
+    def _accept(
+        self, index: int, value: Any, error: Exception | None, attempts: int, elapsed: float,
+        limited: int,
+    ) -> None:  # fmt: skip
+        if index in self._seen:
+            return  # a chunk that ran twice reported it again: the first outcome stands
+        self._seen.add(index)
+        self._ready.append(
+            Outcome(self._sites[index], index, value, error, attempts, elapsed, limited)
+        )
+
+    async def _look_after_chunks(self) -> None:
+        """Resubmit the chunks of dead workers and the chunks that failed (nothing in the
+        queue: every outcome sent before a worker died has arrived)."""
+        alive = set(await self._fleet.workers())
+        for chunk in self._chunks:
+            if all(i in self._seen for i in chunk.indices):
+                continue
+            future = self._futures[chunk.number]
+            lost = chunk.worker not in alive
+            # A finished chunk with sites missing (the queue being empty) is run again too:
+            # its claim makes that safe.
+            if not lost and future.status not in ("error", "cancelled", "lost", "finished"):
+                continue
+            if not future.done():
+                await self._fleet.client.cancel([future])
+            if not alive:
+                continue  # no worker to move to yet; the cluster may be restarting one
+            if lost:
+                chunk.worker = self._replacement(chunk.worker, alive)
+            if chunk.submissions >= MAX_SUBMISSIONS:
+                await self._give_up(chunk)
+            else:
+                self._submit(chunk)
+
+    def _replacement(self, dead: str, alive: set[str]) -> str:
+        # Every chunk of a dead worker goes to the same live one: a host stays whole.
+        load = collections.Counter(c.worker for c in self._chunks if c.worker in alive)
+        target = min(sorted(alive), key=lambda w: load[w])
+        for chunk in self._chunks:
+            if chunk.worker == dead:
+                chunk.worker = target
+        return target
+
+    async def _give_up(self, chunk: Chunk) -> None:
+        variable = Variable(self._claim_name(chunk), client=self._fleet.client)
+        try:
+            claimed = set((await variable.get(timeout=0)).get("claimed", ()))
+        except TimeoutError:
+            claimed = set()
+        for index in chunk.indices:
+            if index in self._seen:
+                continue
+            error: WorkerLostError
+            if index in claimed:
+                error = MayHaveBeenSentError(
+                    f"the chunk holding this site failed {chunk.submissions} times; "
+                    "its operation had started, so the command may have been sent"
+                )
+            else:
+                error = WorkerLostError(
+                    f"the chunk holding this site failed {chunk.submissions} times; "
+                    "its operation never started"
+                )
+            self._accept(index, None, error, 0, 0.0, 0)
