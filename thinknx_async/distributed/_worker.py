@@ -135,14 +135,6 @@ class _Batches:
                     await self._ledger.report([index for index, _ in batch])
 
 
-async def _load_claim(variable: Variable) -> dict[str, list[int]]:
-    try:
-        record: dict[str, list[int]] = await variable.get(timeout=0)
-    except TimeoutError:
-        return {}  # never claimed: the chunk's first run
-    return record
-
-
 async def run_chunk(task: ChunkTask) -> int:
     """Run one chunk on this worker; the number of sites it sent (or tried to send)."""
     worker = get_worker()
@@ -150,7 +142,7 @@ async def run_chunk(task: ChunkTask) -> int:
     assert isinstance(plugin, SessionPlugin) and plugin.session is not None
     client = get_client()
     variable = Variable(task.claim, client=client)
-    ledger = _Ledger(variable, await _load_claim(variable))
+    ledger = _Ledger(variable, await variable.get())  # the driver made it before the task
     queue = await Queue(task.queue, client=client)
     batches = _Batches(queue, ledger)
     pairs: list[tuple[SiteEntry, Site]] = []

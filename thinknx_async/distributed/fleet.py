@@ -39,7 +39,8 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "DaskFleet", "DistributedFanOut", "Entries"]
 DEFAULT_CHUNK_SIZE = 100
 #: Times one chunk is submitted before its missing sites are reported lost.
 MAX_SUBMISSIONS = 4
-_POLL = 0.25  # seconds between looks at the cluster while no outcome arrives
+_IDLE_SLEEP = 0.01  # seconds between reads of an empty outcome queue
+_LOOK_EVERY = 25  # empty reads between looks at the cluster (dead workers, failed chunks)
 Entries = Inventory | Iterable[SiteEntry]
 
 
@@ -223,6 +224,7 @@ class DistributedFanOut(Generic[ResultT]):
         self._ready: collections.deque[Outcome[ResultT]] = collections.deque()
         self._queue: Queue | None = None
         self._per_worker = concurrency
+        self._idle = 0
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -261,9 +263,16 @@ class DistributedFanOut(Generic[ResultT]):
             cloud_url=fleet.session_options.get("cloud_url", CLOUD_URL),
         )
         self._queue = await Queue(f"thinknx-outcomes-{self._run}", client=fleet.client)
+        # Every claim exists before its chunk runs: a chunk reads it without a timed wait.
+        async with anyio.create_task_group() as group:
+            for chunk in self._chunks:
+                group.start_soon(self._claim(chunk).set, {"claimed": [], "reported": []})
         for chunk in self._chunks:
             self._submit(chunk)
         return self
+
+    def _claim(self, chunk: Chunk) -> Variable:
+        return Variable(self._claim_name(chunk), client=self._fleet.client)
 
     def _submit(self, chunk: Chunk) -> None:
         chunk.submissions += 1
@@ -297,10 +306,11 @@ class DistributedFanOut(Generic[ResultT]):
             return
         with anyio.CancelScope(shield=True):
             pending = [f for f in self._futures.values() if not f.done()]
+            self._futures.clear()
             if pending:
                 await client.cancel(pending)
             for chunk in self._chunks:
-                Variable(self._claim_name(chunk), client=client).delete()
+                self._claim(chunk).delete()
             if self._queue is not None:
                 self._queue.close()
 
@@ -320,13 +330,19 @@ class DistributedFanOut(Generic[ResultT]):
 
     async def _collect(self) -> None:
         assert self._queue is not None
-        try:
-            batch = await self._queue.get(timeout=_POLL)
-        except TimeoutError:
-            await self._look_after_chunks()
+        # The queue is read without waiting (a timed-out wait is an error in the scheduler's
+        # log): what has arrived, or a short sleep, and now and then a look at the chunks.
+        batches = await self._queue.get(batch=True)
+        for batch in batches:
+            for data in batch:
+                self._accept(*unpack(data))
+        if batches:
+            self._idle = 0
             return
-        for data in batch:
-            self._accept(*unpack(data))
+        self._idle += 1
+        await anyio.sleep(_IDLE_SLEEP)
+        if self._idle % _LOOK_EVERY == 0:
+            await self._look_after_chunks()
 
     def _accept(
         self, index: int, value: Any, error: Exception | None, attempts: int, elapsed: float,
@@ -340,44 +356,49 @@ class DistributedFanOut(Generic[ResultT]):
         )
 
     async def _look_after_chunks(self) -> None:
-        """Resubmit the chunks of dead workers and the chunks that failed (nothing in the
-        queue: every outcome sent before a worker died has arrived)."""
+        """Resubmit the chunks of dead workers and the chunks that failed or finished short
+        (the queue being empty: what a dead worker sent has arrived); forget finished ones."""
         alive = set(await self._fleet.workers())
+        redo: list[Chunk] = []
         for chunk in self._chunks:
+            future = self._futures.get(chunk.number)
+            if future is None:
+                continue
             if all(i in self._seen for i in chunk.indices):
+                if future.done():
+                    # Forgotten, so that the scheduler never recomputes a result held by a
+                    # worker that dies later.
+                    del self._futures[chunk.number]
+                    future.release()
                 continue
-            future = self._futures[chunk.number]
-            lost = chunk.worker not in alive
-            # A finished chunk with sites missing (the queue being empty) is run again too:
-            # its claim makes that safe.
-            if not lost and future.status not in ("error", "cancelled", "lost", "finished"):
-                continue
-            if not future.done():
-                await self._fleet.client.cancel([future])
-            if not alive:
-                continue  # no worker to move to yet; the cluster may be restarting one
-            if lost:
-                chunk.worker = self._replacement(chunk.worker, alive)
+            if chunk.worker not in alive or future.status in ("error", "cancelled", "lost"):
+                redo.append(chunk)
+            elif future.status == "finished":
+                redo.append(chunk)  # finished with sites missing: run it again, its claim is safe
+        if not redo or not alive:
+            return  # with no worker alive, wait: the cluster may be restarting one
+        stale = [self._futures[c.number] for c in redo if not self._futures[c.number].done()]
+        if stale:
+            await self._fleet.client.cancel(stale)
+        moved: dict[str, str] = {}
+        for chunk in redo:
+            if chunk.worker not in alive:
+                # Every chunk of a dead worker goes to the same live one: a host stays whole.
+                chunk.worker = moved.setdefault(chunk.worker, self._least_loaded(alive))
             if chunk.submissions >= MAX_SUBMISSIONS:
+                del self._futures[chunk.number]
                 await self._give_up(chunk)
             else:
                 self._submit(chunk)
 
-    def _replacement(self, dead: str, alive: set[str]) -> str:
-        # Every chunk of a dead worker goes to the same live one: a host stays whole.
-        load = collections.Counter(c.worker for c in self._chunks if c.worker in alive)
-        target = min(sorted(alive), key=lambda w: load[w])
-        for chunk in self._chunks:
-            if chunk.worker == dead:
-                chunk.worker = target
-        return target
+    def _least_loaded(self, alive: set[str]) -> str:
+        load = collections.Counter(
+            c.worker for c in self._chunks if c.worker in alive and c.number in self._futures
+        )
+        return min(sorted(alive), key=lambda w: load[w])
 
     async def _give_up(self, chunk: Chunk) -> None:
-        variable = Variable(self._claim_name(chunk), client=self._fleet.client)
-        try:
-            claimed = set((await variable.get(timeout=0)).get("claimed", ()))
-        except TimeoutError:
-            claimed = set()
+        claimed = set((await self._claim(chunk).get()).get("claimed", ()))
         for index in chunk.indices:
             if index in self._seen:
                 continue
