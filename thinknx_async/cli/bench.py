@@ -20,7 +20,7 @@ from ..site import Site
 from ..throttle import RateLimit
 from . import load
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "call_of", "run"]
 
 
 def _concurrencies(text: str) -> list[int]:
@@ -64,6 +64,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--no-rate-limit", dest="bench_unlimited", action="store_true",
         help="do not throttle (only for a target you own)")  # fmt: skip
     add("--json", dest="bench_json", action="store_true", help="print JSON instead of a table")
+    from .cluster import add_bench_arguments
+
+    add_bench_arguments(parser)
     return parser
 
 
@@ -97,6 +100,13 @@ def _site(session: Session, args: argparse.Namespace, manifest: dict[str, Any] |
     )
 
 
+def call_of(site: Site, args: argparse.Namespace, manifest: dict[str, Any] | None) -> load.Call:
+    """The read the load repeats: ``--guid``'s (or the simulator's first light's) state, else
+    the server status."""
+    guid = args.bench_guid or (manifest["sites"][0]["devices"]["light"][0] if manifest else None)
+    return site.light(guid).is_on if guid else site.server_status
+
+
 async def _one_run(
     args: argparse.Namespace,
     manifest: dict[str, Any] | None,
@@ -111,11 +121,7 @@ async def _one_run(
         transport="aiohttp" if transport == "aiohttp" else "httpx",
     )
     async with session:
-        site = _site(session, args, manifest)
-        guid = args.bench_guid or (
-            manifest["sites"][0]["devices"]["light"][0] if manifest else None
-        )
-        call: load.Call = site.light(guid).is_on if guid else site.server_status
+        call = call_of(_site(session, args, manifest), args, manifest)
         warmup = min(0.5, args.bench_seconds / 4)
         result = await load.measure(call, concurrency, args.bench_seconds, warmup)
     return {
@@ -167,11 +173,16 @@ async def run(args: argparse.Namespace) -> int:
         )
         simulator.start()
         manifest = simulator.manifest()
-        if cores >= 2 and hasattr(os, "sched_setaffinity"):
+        if cores >= 2 and hasattr(os, "sched_setaffinity") and not args.bench_cluster:
             os.sched_setaffinity(0, {0})
     try:
         try:
-            results = await _measure(args, manifest)
+            if args.bench_cluster:
+                from .cluster import run_bench as run_on_cluster
+
+                results = await run_on_cluster(args, manifest)
+            else:
+                results = await _measure(args, manifest)
         except ValueError as exc:
             print(f"thinknx bench: {exc}", file=sys.stderr)
             return 2

@@ -13,7 +13,7 @@ from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
 from ..site import Site
 from ..throttle import RateLimit
 
-__all__ = ["UsageError", "load_inventory", "make_session", "open_sites"]
+__all__ = ["UsageError", "load_inventory", "make_session", "open_sites", "session_options"]
 
 DEFAULT_INVENTORY = "thinknx.toml"
 
@@ -45,22 +45,27 @@ def load_inventory(args: argparse.Namespace) -> Inventory | None:
     return inventory.select(*(args.sites or ()), tags=args.tags or ())
 
 
-def make_session(args: argparse.Namespace) -> Session:
-    """A session with the command line's limits, retries, timeout and trust."""
+def session_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Session`` arguments of the command line's limits, retries, timeout and trust."""
     limit = DEFAULT_RATE_LIMIT
     if args.rate is not None or args.burst is not None:
         limit = RateLimit(
             rate=args.rate if args.rate is not None else DEFAULT_RATE_LIMIT.rate,
             burst=args.burst if args.burst is not None else DEFAULT_RATE_LIMIT.burst,
         )
-    return Session(
-        rate_limit=limit,
-        retry=RetryPolicy(max_attempts=args.attempts),
-        timeout=args.timeout,
-        verify=args.ca_file or True,
-        max_connections=max(1, min(args.concurrency, 100)),
-        transport=args.transport,
-    )
+    return {
+        "rate_limit": limit,
+        "retry": RetryPolicy(max_attempts=args.attempts),
+        "timeout": args.timeout,
+        "verify": args.ca_file or True,
+        "max_connections": max(1, min(args.concurrency, 100)),
+        "transport": args.transport,
+    }
+
+
+def make_session(args: argparse.Namespace) -> Session:
+    """A session with the command line's limits, retries, timeout and trust."""
+    return Session(**session_options(args))
 
 
 def _direct_site(args: argparse.Namespace, session: Session) -> Site:
