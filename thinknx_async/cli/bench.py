@@ -20,7 +20,7 @@ from ..site import Site
 from ..throttle import RateLimit
 from . import load
 
-__all__ = ["add_parser", "call_of", "run"]
+__all__ = ["add_parser", "call_of", "load_session", "run"]
 
 
 def _concurrencies(text: str) -> list[int]:
@@ -100,6 +100,16 @@ def _site(session: Session, args: argparse.Namespace, manifest: dict[str, Any] |
     )
 
 
+def load_session(limit: RateLimit | None, concurrency: int, transport: str) -> Session:
+    """A session for ``concurrency`` requests in flight to one site, on ``transport``."""
+    return Session(
+        rate_limit=limit,
+        max_in_flight=concurrency,
+        max_connections=max(100, concurrency),
+        transport="aiohttp" if transport == "aiohttp" else "httpx",
+    )
+
+
 def call_of(site: Site, args: argparse.Namespace, manifest: dict[str, Any] | None) -> load.Call:
     """The read the load repeats: ``--guid``'s (or the simulator's first light's) state, else
     the server status."""
@@ -114,13 +124,7 @@ async def _one_run(
     concurrency: int,
 ) -> dict[str, Any]:
     limit = _limit(args, manifest is not None)
-    session = Session(
-        rate_limit=limit,
-        max_in_flight=concurrency,
-        max_connections=max(100, concurrency),
-        transport="aiohttp" if transport == "aiohttp" else "httpx",
-    )
-    async with session:
+    async with load_session(limit, concurrency, transport) as session:
         call = call_of(_site(session, args, manifest), args, manifest)
         warmup = min(0.5, args.bench_seconds / 4)
         result = await load.measure(call, concurrency, args.bench_seconds, warmup)

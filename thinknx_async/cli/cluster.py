@@ -20,7 +20,6 @@ from typing import Any
 
 from ..fanout import Outcome
 from ..inventory import Fleet, Inventory
-from ..session import Session
 from ..site import Site
 from ..throttle import RateLimit
 from .exits import FAILED, OK
@@ -132,13 +131,7 @@ async def _load_on_worker(
 
     from . import bench, load
 
-    session = Session(
-        rate_limit=limit,
-        max_in_flight=share,
-        max_connections=max(100, share),
-        transport="aiohttp" if transport == "aiohttp" else "httpx",
-    )
-    async with session:
+    async with bench.load_session(limit, share, transport) as session:
         site = bench._site(session, args, manifest)
         call = bench.call_of(site, args, manifest)
         await load._drive(call, share, min(0.5, args.bench_seconds / 4), None)

@@ -23,7 +23,7 @@ import anyio
 from distributed import Client, Queue, Variable
 
 from ..errors import SessionError, ValidationError
-from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT
+from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT, _check_concurrency
 from ..inventory import Inventory, SiteEntry
 from ..session import CLOUD_URL, Session
 from ..site import Site
@@ -154,10 +154,13 @@ class DaskFleet:
         """
         if not callable(operation):
             raise ValidationError("operation must be a callable taking a Site")
-        if type(concurrency) is not int or concurrency < 1:
-            raise ValidationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         return DistributedFanOut(
-            self, _check_entries(entries), operation, concurrency, bool(idempotent), pass_fleet
+            self,
+            _check_entries(entries),
+            operation,
+            _check_concurrency(concurrency),
+            bool(idempotent),
+            pass_fleet,
         )
 
     async def gather(
