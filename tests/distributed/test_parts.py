@@ -7,11 +7,13 @@ from collections import Counter
 
 import pytest
 
-from thinknx_async import Inventory, RateLimitedError, ServerError, Session
+from thinknx_async import Inventory, RateLimitedError, ServerError, Session, Site
 from thinknx_async.distributed import DaskFleet, RemoteError
 from thinknx_async.distributed._shard import host_of, shard
 from thinknx_async.distributed._wire import entry_fields, label_site, pack, rebuild_entry, unpack
 from thinknx_async.errors import SessionError, ValidationError
+
+from ._ops import status
 
 WORKERS = ["tcp://a:1", "tcp://b:1", "tcp://c:1"]
 
@@ -102,3 +104,25 @@ def test_bad_arguments_are_refused_before_any_cluster() -> None:
         DaskFleet("local:2", chunk_size=0)
     with pytest.raises(SessionError):
         _ = DaskFleet("local:2").client
+
+
+def test_what_cannot_travel_is_refused_before_any_cluster() -> None:
+    with pytest.raises(ValidationError, match="http_client"):
+        DaskFleet("local:2", session_options={"http_client": object()})
+    with pytest.raises(ValidationError, match="session_options"):
+        DaskFleet("local:2", session_options={"colour": "blue"})
+    with pytest.raises(ValidationError, match="timeout"):
+        DaskFleet("local:2", session_options={"timeout": -1})
+    fleet = DaskFleet("local:2")
+    lock = threading.Lock()
+
+    async def closes_over_a_lock(site: Site) -> None:
+        with lock:
+            await site.server_status()
+
+    with pytest.raises(ValidationError, match="must pickle"):
+        fleet.fan_out([], closes_over_a_lock)
+    with pytest.raises(ValidationError, match="concurrency"):
+        fleet.fan_out([], status, concurrency=0)
+    with pytest.raises(ValidationError, match="SiteEntry"):
+        fleet.fan_out(["rome"], status)  # type: ignore[list-item]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
-import pickle
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -20,6 +18,7 @@ from types import TracebackType
 from typing import Any, Generic, Self
 
 import anyio
+import cloudpickle
 from distributed import Client, Queue, Variable
 
 from ..errors import SessionError, ValidationError
@@ -56,6 +55,16 @@ def _check_entries(entries: Entries) -> tuple[SiteEntry, ...]:
     return result
 
 
+def _check_pickles(what: str, value: object) -> None:
+    try:
+        cloudpickle.dumps(value)
+    except Exception as exc:
+        raise ValidationError(
+            f"{what} must pickle to travel to the workers (a top-level async def, plain "
+            f"values; no live Session or Site): {exc}"
+        ) from None
+
+
 class DaskFleet:
     """A Dask cluster to fan operations out on, one :class:`~thinknx_async.Session` per worker.
 
@@ -82,11 +91,18 @@ class DaskFleet:
         self._security = security
         self.session_options: dict[str, Any] = dict(session_options or {})
         self.chunk_size = chunk_size
-        digest = hashlib.sha256(pickle.dumps(sorted(self.session_options.items(), key=str)))
-        self._plugin = f"thinknx-session-{digest.hexdigest()[:12]}"
+        if "http_client" in self.session_options:
+            raise ValidationError("session_options cannot hold an http_client: it cannot travel")
+        # The driver's own session checks the options now (a typed error before any cluster);
+        # closed at once, it makes the driver-side sites, which only name and show.
+        try:
+            self._labels = Session(**self.session_options)
+        except TypeError as exc:
+            raise ValidationError(f"session_options: {exc}") from None
+        _check_pickles("session_options", self.session_options)
+        self._plugin = f"thinknx-session-{uuid.uuid4().hex[:12]}"  # this fleet's own sessions
         self._client: Client | None = None
         self._close: Callable[[], Awaitable[None]] | None = None
-        self._labels: Session | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._client is not None else "not open"
@@ -104,8 +120,7 @@ class DaskFleet:
         await self._client.register_plugin(
             SessionPlugin(self._plugin, self.session_options), name=self._plugin
         )
-        self._labels = Session(rate_limit=None)
-        await self._labels.aclose()  # its sites only name and show; they never send
+        await self._labels.aclose()
         return self
 
     async def __aexit__(
@@ -154,6 +169,7 @@ class DaskFleet:
         """
         if not callable(operation):
             raise ValidationError("operation must be a callable taking a Site")
+        _check_pickles("operation", operation)
         return DistributedFanOut(
             self,
             _check_entries(entries),
@@ -191,7 +207,6 @@ class DaskFleet:
         return Report(complete, time.monotonic() - started)
 
     def _label(self, entry: SiteEntry) -> Site:
-        assert self._labels is not None
         return label_site(entry, self._labels, self.session_options.get("cloud_url", CLOUD_URL))
 
 
