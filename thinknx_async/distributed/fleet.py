@@ -39,7 +39,7 @@ DEFAULT_CHUNK_SIZE = 100
 #: Times one chunk is submitted before its missing sites are reported lost.
 MAX_SUBMISSIONS = 4
 _IDLE_SLEEP = 0.01  # seconds between reads of an empty outcome queue
-_LOOK_EVERY = 25  # empty reads between looks at the cluster (dead workers, failed chunks)
+_LOOK_EVERY = 0.5  # seconds between looks at the cluster (dead workers, failed chunks)
 Entries = Inventory | Iterable[SiteEntry]
 
 
@@ -242,7 +242,7 @@ class DistributedFanOut(Generic[ResultT]):
         self._ready: collections.deque[Outcome[ResultT]] = collections.deque()
         self._queue: Queue | None = None
         self._per_worker = concurrency
-        self._idle = 0
+        self._looked = time.monotonic()
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -349,18 +349,16 @@ class DistributedFanOut(Generic[ResultT]):
     async def _collect(self) -> None:
         assert self._queue is not None
         # The queue is read without waiting (a timed-out wait is an error in the scheduler's
-        # log): what has arrived, or a short sleep, and now and then a look at the chunks.
+        # log): what has arrived, else a short sleep; and twice a second, a look at the chunks.
         batches = await self._queue.get(batch=True)
         for batch in batches:
             for data in batch:
                 self._accept(*unpack(data))
-        if batches:
-            self._idle = 0
-            return
-        self._idle += 1
-        await anyio.sleep(_IDLE_SLEEP)
-        if self._idle % _LOOK_EVERY == 0:
+        if time.monotonic() - self._looked >= _LOOK_EVERY:
             await self._look_after_chunks()
+            self._looked = time.monotonic()
+        if not batches:
+            await anyio.sleep(_IDLE_SLEEP)
 
     def _accept(
         self, index: int, value: Any, error: Exception | None, attempts: int, elapsed: float,
@@ -375,7 +373,7 @@ class DistributedFanOut(Generic[ResultT]):
 
     async def _look_after_chunks(self) -> None:
         """Resubmit the chunks of dead workers and the chunks that failed or finished short
-        (the queue being empty: what a dead worker sent has arrived); forget finished ones."""
+        (a re-run sends nothing its claim says was reported); forget the finished ones."""
         alive = set(await self._fleet.workers())
         redo: list[Chunk] = []
         for chunk in self._chunks:
