@@ -56,3 +56,11 @@ def test_bench_on_a_local_cluster_merges_the_workers(capsys: pytest.CaptureFixtu
     assert result["workers"] == 2 and result["concurrency"] == 4
     assert result["requests"] > 0 and result["errors"] == 0
     assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+def test_bench_on_a_remote_cluster_needs_a_target_it_can_reach(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "--cluster", "tcp://127.0.0.1:1", "--seconds", "0.1"]
+    assert main(argv) == 2
+    assert "a remote --cluster needs a target" in capsys.readouterr().err

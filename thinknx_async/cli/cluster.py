@@ -213,6 +213,9 @@ async def run_bench(
         raise ValueError(str(exc)) from None
     if args.bench_workers is not None and args.bench_workers < 1:
         raise ValueError("--workers must be at least 1")
+    if manifest is not None and distributed.parse_local(args.bench_cluster) is None:
+        # The simulator started for the run listens on this machine's loopback only.
+        raise ValueError("a remote --cluster needs a target its workers reach: --relay or --local")
     transports = ["httpx", "aiohttp"] if args.bench_transport == "both" else [args.bench_transport]
     client, close = await distributed.cluster.open_client(args.bench_cluster)
     try:
