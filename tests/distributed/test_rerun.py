@@ -35,6 +35,7 @@ async def test_a_rerun_skips_reported_sites_and_sends_claimed_ones_only_if_idemp
             run="test", plugin=fleet._plugin, claim=claim, queue=queue_name,
             items=tuple((i, entry_fields(e)) for i, e in enumerate(entries)),
             operation=status, idempotent=idempotent, pass_fleet=False, concurrency=4,
+            stop=f"test-stop-{idempotent}",
         )  # fmt: skip
         sent = await client.submit(run_chunk, task, key=f"test-chunk-{idempotent}", pure=False)
         outcomes: dict[int, Any] = {}

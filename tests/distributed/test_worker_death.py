@@ -119,3 +119,29 @@ async def test_idempotent_kill_completes_everywhere(
 
 async def _alive(cluster: LocalCluster) -> set[str]:
     return set(cluster.scheduler_info["workers"])
+
+
+async def test_leaving_early_cancels_the_chunks_still_running(
+    cluster: LocalCluster, server: SimulatorThread, project: Project
+) -> None:
+    inventory = inventory_of(project, server.relay_url)
+    # Every site but the first is held until its client leaves (or for 300 s): a chunk left
+    # running would hold its requests open that long.
+    held = tuple(s.key for s in project.sites[1:])
+    server.sim.set_faults(Faults(down=True, down_max_hold=300.0, sites=held))
+    counters = server.sim.counters
+    async with DaskFleet(cluster, session_options=OPTIONS) as fleet:
+        fan = fleet.fan_out(inventory, turn_on, pass_fleet=True, concurrency=8)
+        async with fan:
+            async for outcome in fan:
+                assert outcome.index == 0 and outcome.ok
+                with anyio.fail_after(60):  # the other in-flight requests reach the server
+                    while counters.requests() < 8:  # noqa: ASYNC110 - the simulator's thread
+                        await anyio.sleep(0.02)
+                break
+        with anyio.fail_after(60):  # the cancelled chunks abandon their held requests; at
+            # most each worker's one idle connection (from site 0's reply) stays open
+            while counters.connected > 2:  # noqa: ASYNC110 - the simulator's thread
+                await anyio.sleep(0.02)
+        assert len(await fleet.workers()) == 2
+    assert counters.requests() < SITES  # nothing started after the block was left

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import attrs
-from distributed import Queue, Variable, get_client, get_worker
+from distributed import Event, Queue, Variable, get_client, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..fanout import FanOut
@@ -30,6 +30,7 @@ __all__ = ["ChunkTask", "SessionPlugin", "run_chunk"]
 #: Outcomes sent to the driver together; a smaller batch leaves after ``_BATCH_WAIT`` seconds.
 BATCH_SIZE = 50
 _BATCH_WAIT = 0.05
+_STOP_POLL = 0.2  # seconds between looks at the fan-out's stop event
 
 
 class SessionPlugin(WorkerPlugin):
@@ -80,6 +81,7 @@ class ChunkTask:
     idempotent: bool
     pass_fleet: bool
     concurrency: int
+    stop: str
 
 
 class _Ledger:
@@ -180,9 +182,18 @@ async def run_chunk(task: ChunkTask) -> int:
             await anyio.sleep(_BATCH_WAIT)
             await batches.flush()
 
+    async def stop_when_told(scope: anyio.CancelScope) -> None:
+        # The driver left its fan-out early: what still runs here is cancelled, as in one
+        # process (Dask lets a running task finish when its future is cancelled).
+        stop = Event(task.stop, client=client)
+        while not await stop.is_set():  # noqa: ASYNC110 - the event lives on the scheduler
+            await anyio.sleep(_STOP_POLL)
+        scope.cancel()
+
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(flush_now_and_then)
+            group.start_soon(stop_when_told, group.cancel_scope)
             async with FanOut(list(fleet), operation, concurrency=task.concurrency) as outcomes:
                 async for o in outcomes:
                     index = index_of[o.site]

@@ -19,7 +19,7 @@ from typing import Any, Generic, Self
 
 import anyio
 import cloudpickle
-from distributed import Client, Queue, Variable
+from distributed import Client, Event, Queue, Variable
 
 from ..errors import SessionError, ValidationError
 from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT, _check_concurrency
@@ -260,6 +260,10 @@ class DistributedFanOut(Generic[ResultT]):
             self._entries[i].name: chunk.worker for chunk in self._chunks for i in chunk.indices
         }
 
+    @property
+    def _stop_name(self) -> str:
+        return f"thinknx-stop-{self._run}"
+
     def _claim_name(self, chunk: Chunk) -> str:
         return f"thinknx-claim-{self._run}-{chunk.number}"
 
@@ -305,6 +309,7 @@ class DistributedFanOut(Generic[ResultT]):
             idempotent=self._idempotent,
             pass_fleet=self._pass_fleet,
             concurrency=self._per_worker,
+            stop=self._stop_name,
         )
         # The task's name shows on the dashboard: run, chunk and attempt, never a secret.
         key = f"thinknx-chunk-{self._run}-{chunk.number}-{chunk.submissions}"
@@ -323,6 +328,8 @@ class DistributedFanOut(Generic[ResultT]):
         if client is None:
             return
         with anyio.CancelScope(shield=True):
+            if len(self._seen) < len(self._entries):
+                await Event(self._stop_name, client=client).set()  # running chunks stop
             pending = [f for f in self._futures.values() if not f.done()]
             self._futures.clear()
             if pending:
