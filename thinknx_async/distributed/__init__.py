@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from .cluster import ClusterSpec, local_cluster, parse_local
 from .errors import MayHaveBeenSentError, RemoteError, WorkerLostError
-from .fleet import DEFAULT_CHUNK_SIZE, MAX_SUBMISSIONS, DaskFleet, DistributedFanOut, Entries
+from .fanout import MAX_SUBMISSIONS, DistributedFanOut
+from .fleet import DEFAULT_CHUNK_SIZE, DaskFleet, Entries
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
