@@ -26,7 +26,7 @@ from .render import Ui
 from .targets import UsageError, insecure_hint, installed_transports, require_transports
 from .values import per_second, positive, seconds
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "call_of", "load_session", "run"]
 
 
 def _concurrencies(text: str) -> list[int]:
@@ -89,6 +89,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add("--json", dest="bench_json", action="store_true", help="print JSON instead of a table")
     add("--no-progress", dest="bench_quiet", action="store_true",
         help="no progress while measuring")  # fmt: skip
+    from .cluster import add_bench_arguments
+
+    add_bench_arguments(parser)
     return parser
 
 
@@ -134,6 +137,23 @@ def _warmup(args: argparse.Namespace) -> float:
     return float(min(0.5, args.bench_seconds / 4))
 
 
+def load_session(limit: RateLimit | None, concurrency: int, transport: str) -> Session:
+    """A session for ``concurrency`` requests in flight to one site, on ``transport``."""
+    return Session(
+        rate_limit=limit,
+        max_in_flight=concurrency,
+        max_connections=max(100, concurrency),
+        transport="aiohttp" if transport == "aiohttp" else "httpx",
+    )
+
+
+def call_of(site: Site, args: argparse.Namespace, manifest: dict[str, Any] | None) -> load.Call:
+    """The read the load repeats: ``--guid``'s (or the simulator's first light's) state, else
+    the server status."""
+    guid = args.bench_guid or (manifest["sites"][0]["devices"]["light"][0] if manifest else None)
+    return site.light(guid).is_on if guid else site.server_status
+
+
 async def _one_run(
     args: argparse.Namespace,
     manifest: dict[str, Any] | None,
@@ -141,18 +161,8 @@ async def _one_run(
     concurrency: int,
 ) -> dict[str, Any]:
     limit = _limit(args, manifest is not None)
-    session = Session(
-        rate_limit=limit,
-        max_in_flight=concurrency,
-        max_connections=max(100, concurrency),
-        transport="aiohttp" if transport == "aiohttp" else "httpx",
-    )
-    async with session:
-        site = _site(session, args, manifest)
-        guid = args.bench_guid or (
-            manifest["sites"][0]["devices"]["light"][0] if manifest else None
-        )
-        call: load.Call = site.light(guid).is_on if guid else site.server_status
+    async with load_session(limit, concurrency, transport) as session:
+        call = call_of(_site(session, args, manifest), args, manifest)
         result = await load.measure(call, concurrency, args.bench_seconds, _warmup(args))
     return {
         "transport": transport,
@@ -212,10 +222,19 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
         )
         simulator.start()
         manifest = simulator.manifest()
-        if cores >= 2 and hasattr(os, "sched_setaffinity"):
+        if cores >= 2 and hasattr(os, "sched_setaffinity") and not args.bench_cluster:
             os.sched_setaffinity(0, {0})
     try:
-        results = await _measure(args, manifest, ui)
+        try:
+            if args.bench_cluster:
+                from .cluster import run_bench as run_on_cluster
+
+                results = await run_on_cluster(args, manifest)
+            else:
+                results = await _measure(args, manifest, ui)
+        except ValueError as exc:
+            print(f"thinknx bench: {exc}", file=sys.stderr)
+            return 2
     finally:
         if simulator is not None:
             simulator.stop()

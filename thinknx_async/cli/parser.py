@@ -124,6 +124,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default="httpx",
         help="HTTP transport; aiohttp is faster for big fan-outs (default httpx)",
     )
+    add("--cluster", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:8786 or local:N")
     add("--json", action="store_true", default=False, help="one JSON object per line")
     add("-v", "--verbose", action="store_true", default=False, help="a line for every site")
     add("--no-progress", action="store_true", default=False, help="no progress bar")  # fmt: skip

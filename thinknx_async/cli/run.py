@@ -96,6 +96,10 @@ async def run_command(args: argparse.Namespace, ui: Ui) -> int:
                 ui.print(f"{row['site']}  {row['mode']}  {row['where']}  tags: {tags}  "
                          f"aliases: {', '.join(row['aliases']) or '-'}")  # fmt: skip
         return OK
+    if args.cluster:
+        from .cluster import run_verb
+
+        return await run_verb(args, ui, inventory)
     async with make_session(args) as session:
         sites, fleet = open_sites(args, session, inventory)
         verb = make_verb(args, make_resolver(fleet))

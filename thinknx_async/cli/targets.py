@@ -24,6 +24,7 @@ __all__ = [
     "make_session",
     "open_sites",
     "require_transports",
+    "session_options",
 ]
 
 DEFAULT_INVENTORY = "thinknx.toml"
@@ -79,8 +80,8 @@ def require_transports(flag: str, transports: list[str]) -> None:
         )
 
 
-def make_session(args: argparse.Namespace) -> Session:
-    """A session with the command line's limits, retries, timeout and trust."""
+def session_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Session`` arguments of the command line's limits, retries, timeout and trust."""
     require_transports(args.transport, [args.transport])
     limit = DEFAULT_RATE_LIMIT
     if args.rate is not None or args.burst is not None:
@@ -88,14 +89,19 @@ def make_session(args: argparse.Namespace) -> Session:
             rate=args.rate if args.rate is not None else DEFAULT_RATE_LIMIT.rate,
             burst=args.burst if args.burst is not None else DEFAULT_RATE_LIMIT.burst,
         )
-    return Session(
-        rate_limit=limit,
-        retry=RetryPolicy(max_attempts=args.attempts),
-        timeout=args.timeout,
-        verify=args.ca_file or True,
-        max_connections=max(1, min(args.concurrency, 100)),
-        transport=args.transport,
-    )
+    return {
+        "rate_limit": limit,
+        "retry": RetryPolicy(max_attempts=args.attempts),
+        "timeout": args.timeout,
+        "verify": args.ca_file or True,
+        "max_connections": max(1, min(args.concurrency, 100)),
+        "transport": args.transport,
+    }
+
+
+def make_session(args: argparse.Namespace) -> Session:
+    """A session with the command line's limits, retries, timeout and trust."""
+    return Session(**session_options(args))
 
 
 def _direct_site(args: argparse.Namespace, session: Session) -> Site:
