@@ -1,4 +1,12 @@
-"""The httpx side of the pools: one small httpcore pool, and a caller's own client."""
+"""The httpx side of the pools: one small httpcore pool, and a caller's own client.
+
+A request's rate-limit tokens ride on httpcore's ``trace`` request extension: httpcore awaits
+an async trace callback at each step of a request, in the request's own task. Its
+``connection.connect_tcp.started`` step says a new connection is being opened for the request
+(the tokens go back), and ``send_request_headers.started`` comes once that connection, TCP and
+TLS, is ready and before the first byte is written (the tokens are taken again). No network
+backend of our own is needed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,29 @@ from typing import Any
 
 import httpx
 
-from ._pool import PoolStats, Reply, RequestDefaults, check_length, read_capped
+from ._pool import PoolStats, Reply, RequestDefaults, Tokens, check_length, read_capped
+
+# httpcore's trace steps: a new connection begins; a request's first byte is next (HTTP/1.1, 2).
+_CONNECTING = "connection.connect_tcp.started"
+_ON_THE_WIRE = frozenset(
+    {"http11.send_request_headers.started", "http2.send_request_headers.started"}
+)
+
+
+class _AtTheWire:
+    """httpcore's ``trace`` callback that hands a request's tokens the two steps they need."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, tokens: Tokens) -> None:
+        self._tokens = tokens
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event == _CONNECTING:
+            self._tokens.connecting()
+        elif event in _ON_THE_WIRE:
+            await self._tokens()
+
 
 __all__ = ["ClientPool", "HttpxPool", "read_whole"]
 
@@ -19,13 +49,21 @@ class _Requests:
 
     def __init__(self, defaults: RequestDefaults) -> None:
         self._headers = list(defaults.headers.items())
-        self._extensions = {"timeout": defaults.timeouts}
+        self._extensions: dict[str, Any] = {"timeout": defaults.timeouts}
 
     def build(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None,
     ) -> httpx.Request:
         merged = self._headers if headers is None else [*self._headers, *headers.items()]
-        return httpx.Request(method, url, headers=merged, content=body, extensions=self._extensions)
+        extensions: dict[str, Any] = self._extensions
+        if tokens is not None:
+            extensions = {**extensions, "trace": _AtTheWire(tokens)}
+        return httpx.Request(method, url, headers=merged, content=body, extensions=extensions)
 
 
 async def read_whole(response: httpx.Response, limit: int) -> Reply:
@@ -50,9 +88,14 @@ class HttpxPool:
         self._limit = defaults.max_reply_size
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        request = self._requests.build(method, url, headers, body)
+        request = self._requests.build(method, url, headers, body, tokens)
         return await read_whole(await self._transport.handle_async_request(request), self._limit)
 
     def stats(self) -> PoolStats | None:
@@ -64,7 +107,7 @@ class HttpxPool:
 
 class ClientPool:
     """An ``httpx.AsyncClient`` of the caller's: used as is (its timeouts too), never closed
-    by the library."""
+    by the library. Its requests hold their tokens over any connection the client opens."""
 
     __slots__ = ("_limit", "_requests", "client")
 
@@ -74,9 +117,16 @@ class ClientPool:
         self._limit = defaults.max_reply_size
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        request = self._requests.build(method, url, headers, body)
+        # The client's transport may not be httpcore's (a mock, a caller's own): the tokens,
+        # taken before the pool, stay taken over any connection it opens.
+        request = self._requests.build(method, url, headers, body, None)
         response = await self.client.send(request, stream=True, follow_redirects=False)
         return await read_whole(response, self._limit)
 

@@ -7,7 +7,10 @@ cancellably, never inside httpx), and gives each origin its own small pools, add
 load needs it. It also skips httpx's client layer (request and response objects, cookies, hooks,
 redirects, wrapped streams), which costs more than the rest of a request's path together.
 
-A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply.
+A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply. A request
+may bring its rate-limit tokens (:class:`Tokens`, a :class:`thinknx_async.throttle.Turn`): a
+pool that must open a connection for it tells them so, and awaits them once the connection is
+ready and before the request's first byte is written, so no token is held over a handshake.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Protocol
 
 import anyio
@@ -31,11 +34,23 @@ __all__ = [
     "Reply",
     "ReplyTooLarge",
     "RequestDefaults",
+    "Tokens",
     "open_pool",
 ]
 
 Reply = tuple[int, Mapping[str, str], bytes]
 """A whole reply: status, headers (case-insensitive) and body."""
+
+
+class Tokens(Protocol):
+    """A request's rate-limit tokens, as a pool sees them."""
+
+    def connecting(self) -> None:
+        """A new connection is being opened for the request (TCP, then TLS)."""
+
+    def __call__(self) -> Awaitable[None]:
+        """Awaited once the request's connection is ready, before its first byte is written."""
+
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's client would log, kept as it was
 
@@ -74,12 +89,19 @@ class Pool(Protocol):
     """What a site sends through: one request in, one whole reply out."""
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
         """Send a request (``url`` absolute and encoded) with the pool's default headers and
         ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
 
-        Raises httpx's exceptions, or :class:`ReplyTooLarge`.
+        ``tokens``, when the request brings them: told when a new connection must be opened for
+        it, and then awaited once that connection is ready, before any of the request's bytes
+        are written. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
         """
 
     def stats(self) -> PoolStats | None:
@@ -163,9 +185,15 @@ class ConnectionPool:
         )
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        """Wait for a free connection slot, then send through a non-full pool of the origin."""
+        """Wait for a free connection slot, then send through a non-full pool of the origin
+        (``tokens``: see :meth:`Pool.fetch`)."""
         slots = self._slots
         try:  # a free slot means nobody waits (a release hands its slot to the first waiter)
             slots.acquire_nowait()
@@ -187,7 +215,7 @@ class ConnectionPool:
             if shard.in_use == self._pool_size:
                 origin.free.pop()
             try:
-                reply = await shard.pool.fetch(method, url, headers, body)
+                reply = await shard.pool.fetch(method, url, headers, body, tokens)
             finally:
                 if shard.in_use == self._pool_size:
                     origin.free.append(shard)

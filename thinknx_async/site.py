@@ -27,7 +27,7 @@ from .errors import (
     ThinknxError,
 )
 from .models import ServerStatus, structure_server_status
-from .throttle import RateLimit, TokenBucket
+from .throttle import RateLimit, TokenBucket, Turn
 
 if TYPE_CHECKING:
     from .session import Session
@@ -215,19 +215,13 @@ class Site:
             prefix = self._prefixes[controller] = f"{self._base}{controller}"
         return prefix
 
-    async def _acquire(self) -> float:
-        """Take this site's token, then the relay's: the grant time (0.0 when unthrottled)."""
+    def _turn(self) -> Turn | None:
+        """This attempt's tokens, taken at the wire (``None`` when nothing throttles the site)."""
         bucket = self._bucket
         if bucket is None and self._rate_limit is not None:
-            bucket = self._bucket = TokenBucket(self._rate_limit)
-        granted = 0.0
-        if bucket is not None:
-            now = bucket.try_acquire()
-            granted = now if now is not None else await bucket.acquire()
+            bucket = self._bucket = self._session._bucket(self._base, self._rate_limit)
         relay = self._relay_bucket
-        if relay is not None and relay.try_acquire() is None:
-            await relay.acquire()
-        return granted
+        return None if bucket is None and relay is None else Turn(bucket, relay)
 
     async def _attempt(
         self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False
@@ -241,9 +235,11 @@ class Site:
         except anyio.WouldBlock:
             await in_flight.acquire()
         try:
-            # Token last, right before sending: a token taken early would let requests bunch up.
-            throttled = self._rate_limit is not None or self._relay_bucket is not None
-            granted = await self._acquire() if throttled else 0.0
+            # Tokens last, right before sending; the pool gives them back while it opens a
+            # connection (a token held over a TLS handshake lets requests arrive bunched up).
+            turn = self._turn()
+            if turn is not None:
+                await turn.take()
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{redact(what)}: the session was closed before sending")
@@ -253,10 +249,10 @@ class Site:
             method, url, headers, payload = self._wire(endpoint.controller, query, feedback)
             try:
                 if self._auth is None:
-                    reply = await session.pool.fetch(method, url, headers, payload)
+                    reply = await session.pool.fetch(method, url, headers, payload, turn)
                 else:
                     reply = await send_with_digest(
-                        session.pool, self._auth, method, url, headers, payload
+                        session.pool, self._auth, method, url, headers, payload, turn
                     )
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
@@ -274,17 +270,16 @@ class Site:
         if status in _REDIRECTS and not redirected:
             self._follow_redirect(reply_headers.get("location"), what)
             return await self._attempt(endpoint, query, feedback, redirected=True)
-        bucket = self._bucket
         try:
             body = decode_reply(status, reply_headers, content, what)
         except RateLimitedError as error:
-            if bucket is not None:
-                bucket.record_rate_limited(granted, error.retry_after)
+            if turn is not None:
+                turn.record_rate_limited(self, error.retry_after)
             if stats is not None:
                 stats.rate_limited += 1
             raise
-        if bucket is not None:
-            bucket.record_success()
+        if turn is not None:
+            turn.record_success()
         return body
 
     def _wire(
