@@ -140,7 +140,7 @@ class RateController:
         seconds = now - self._first_accepted
         previous = self._previous_run
         self._previous_run = (self._last_accepted - self._first_accepted, accepted)
-        if seconds <= 0.0:
+        if seconds < _MIN_SPAN:  # a burst at once: no measure of a rate
             return 0.0, False
         span = min(_WINDOW, seconds)
         window = sum(1 for t in self._accepted if t >= now - span)

@@ -1,14 +1,16 @@
 """A rate-limited server and a client fan-out on a virtual clock: episodes without sockets.
 
-The server is the simulator's token bucket read at virtual times (nginx ``limit_req`` with
-``nodelay`` behaves the same: its burst at once, then its rate), answering a 429 with
-``Retry-After`` in whole seconds. The client is a real :class:`TokenBucket` whose tokens are
-taken per attempt, as a session takes them; a 429'd command is sent again.
+The server is the simulator's token bucket read at virtual times (its burst at once, then its
+rate), answering a 429 with ``Retry-After`` in whole seconds, or :class:`LimitReq`, nginx's
+``limit_req ... burst=B nodelay`` as nginx computes it (in milliseconds, ``B + 1`` at once)
+with ``add_header Retry-After 1 always``. The client is a real :class:`TokenBucket` whose
+tokens are taken per attempt, as a session takes them; a 429'd command is sent again.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal, Protocol
 
 import anyio
 import attrs
@@ -17,6 +19,36 @@ from thinknx_async.simulator.ratelimit import TokenBucket as ServerBucket
 from thinknx_async.throttle import RateLimit, TokenBucket
 
 from .clock import ManualClock
+
+Kind = Literal["bucket", "limit_req"]
+
+
+class Server(Protocol):
+    def acquire(self, now: float | None = None) -> float:
+        """0.0 when the request is accepted at ``now``, else the seconds it should wait."""
+
+
+class LimitReq:
+    """nginx's ``limit_req`` zone for one key, ``nodelay``: the excess in milli-requests."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._rate = int(rate * 1000)  # nginx keeps requests per 1000 s
+        self._burst = burst * 1000
+        self._excess = 0
+        self._last: int | None = None
+        self._start = now
+
+    def acquire(self, now: float | None = None) -> float:
+        ms_now = int(((now or 0.0) - self._start) * 1000)
+        if self._last is None:  # a new node: excess 0
+            self._last = ms_now
+            return 0.0
+        ms = max(0, ms_now - self._last)
+        excess = max(0, self._excess - self._rate * ms // 1000 + 1000)
+        if excess > self._burst:
+            return 1.0  # 429, Retry-After: 1
+        self._excess, self._last = excess, ms_now
+        return 0.0
 
 
 @attrs.define
@@ -39,13 +71,18 @@ async def fan_out(
     latency: float = 0.002,
     bucket: TokenBucket | None = None,
     clock: ManualClock | None = None,
+    kind: Kind = "bucket",
 ) -> tuple[Outcome, TokenBucket, ManualClock]:
     """Send ``commands`` at once through ``limit`` (or ``bucket``) to the virtual server."""
     clock = clock or ManualClock()
     bucket = bucket or TokenBucket(limit, clock=clock, sleep=clock.sleep)
-    server = ServerBucket(server_rate, server_burst)
-    server._stamp = clock.now  # the server's bucket is full when the run starts
-    server._tokens = float(server_burst)
+    server: Server
+    if kind == "limit_req":
+        server = LimitReq(server_rate, server_burst, clock.now)
+    else:
+        server = simulated = ServerBucket(server_rate, server_burst)
+        simulated._stamp = clock.now  # the server's bucket is full when the run starts
+        simulated._tokens = float(server_burst)
     started = clock.now
     counts = {"rejected": 0, "executed": 0}
 
