@@ -54,7 +54,7 @@ async def _connecting(
     """A new connection is being opened for the request: its tokens go back meanwhile."""
     tokens = context.trace_request_ctx
     if tokens is not None:
-        tokens.connecting()
+        tokens.give_back()
 
 
 async def _connected(
@@ -83,8 +83,8 @@ class _Unwatched:
         self._deadlines = deadlines
         self._task = task
 
-    def connecting(self) -> None:
-        self._tokens.connecting()
+    def give_back(self) -> None:
+        self._tokens.give_back()
 
     async def __call__(self) -> None:
         self._deadlines.end(self._task)

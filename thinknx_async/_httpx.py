@@ -34,7 +34,7 @@ class _AtTheWire:
 
     async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         if event == _CONNECTING:
-            self._tokens.connecting()
+            self._tokens.give_back()
         elif event in _ON_THE_WIRE:
             await self._tokens()
 

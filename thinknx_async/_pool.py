@@ -8,9 +8,10 @@ load needs it. It also skips httpx's client layer (request and response objects,
 redirects, wrapped streams), which costs more than the rest of a request's path together.
 
 A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply. A request
-may bring its rate-limit tokens (:class:`Tokens`, a :class:`thinknx_async.throttle.Turn`): a
-pool that must open a connection for it tells them so, and awaits them once the connection is
-ready and before the request's first byte is written, so no token is held over a handshake.
+may bring its rate-limit tokens (:class:`Tokens`, a :class:`thinknx_async._turn.Turn`): a
+pool that holds it up (no free connection slot, or a connection to open) gives them back, and
+awaits them once the connection is ready and before the request's first byte is written, so
+no token is held over a wait for a slot or a handshake.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ Reply = tuple[int, Mapping[str, str], bytes]
 class Tokens(Protocol):
     """A request's rate-limit tokens, as a pool sees them."""
 
-    def connecting(self) -> None:
-        """A new connection is being opened for the request (TCP, then TLS)."""
+    def give_back(self) -> None:
+        """The request is held up before the wire (waiting for a connection, or opening one)."""
 
     def __call__(self) -> Awaitable[None]:
         """Awaited once the request's connection is ready, before its first byte is written."""
@@ -99,9 +100,9 @@ class Pool(Protocol):
         """Send a request (``url`` absolute and encoded) with the pool's default headers and
         ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
 
-        ``tokens``, when the request brings them: told when a new connection must be opened for
-        it, and then awaited once that connection is ready, before any of the request's bytes
-        are written. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
+        ``tokens``, when the request brings them: given back when a new connection must be
+        opened for it, and then awaited once that connection is ready, before any of the
+        request's bytes are written. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
         """
 
     def stats(self) -> PoolStats | None:
@@ -195,11 +196,17 @@ class ConnectionPool:
         """Wait for a free connection slot, then send through a non-full pool of the origin
         (``tokens``: see :meth:`Pool.fetch`)."""
         slots = self._slots
+        held_up = False
         try:  # a free slot means nobody waits (a release hands its slot to the first waiter)
             slots.acquire_nowait()
         except anyio.WouldBlock:
+            held_up = tokens is not None
+            if tokens is not None:
+                tokens.give_back()  # no token is held while waiting for a slot
             await slots.acquire()
         try:
+            if held_up and tokens is not None:
+                await tokens()  # taken again, now that a connection is near
             if self._closed:  # closed before or while this request waited: open no new pool
                 raise RuntimeError("the connection pool is closed")
             origin = self._origins.get(key := _origin(url))

@@ -18,6 +18,7 @@ from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
+from ._turn import Turn
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
@@ -27,7 +28,7 @@ from .errors import (
     ThinknxError,
 )
 from .models import ServerStatus, structure_server_status
-from .throttle import RateLimit, TokenBucket, Turn
+from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
     from .session import Session

@@ -6,9 +6,10 @@ it until ``Retry-After`` has passed and lowers its rate once per congestion epis
 then raise the rate gradually back toward the configured one (or, with :meth:`RateLimit.auto`,
 toward what the server turns out to accept).
 
-A request takes its tokens through a :class:`Turn`, at the wire: once its connection is open and
-ready to carry its bytes, so a TLS handshake never holds a token (the server's bucket drains when
-requests arrive, not when the client decides to send them).
+A request takes its tokens through a :class:`thinknx_async._turn.Turn`, spent at the wire: a
+request that must open a connection gives them back until it is ready to carry its bytes, so a
+TLS handshake never holds a token (the server's bucket drains when requests arrive, not when
+the client decides to send them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import attrs
 from ._adaptive import RateController
 from .errors import ValidationError
 
-__all__ = ["RateLimit", "TokenBucket", "Turn"]
+__all__ = ["RateLimit", "TokenBucket"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -276,76 +277,3 @@ class TokenBucket:
             return False
         at, other = last
         return other != id(source) and (now - at <= _SHARED or now < self._paused_until)
-
-
-class Turn:
-    """One attempt's tokens, its site's then its relay's, spent when it reaches the wire.
-
-    :meth:`take` waits for them before the attempt enters the pool (no connection is held while
-    waiting). When the pool must open a new connection for the attempt, it calls
-    :meth:`connecting`: the tokens go back to their buckets for the handshake's time, and the
-    pool awaits the turn itself once the connection is ready, which takes them again. So the
-    server's bucket drains when requests arrive, and a slow handshake bunches nothing. A
-    kept-alive connection is used at once, its tokens in hand. Cancelling any wait consumes
-    nothing, and an attempt cancelled before the wire never reached it.
-    """
-
-    __slots__ = ("bucket", "granted", "relay", "relay_bound", "relay_granted", "returned")
-
-    def __init__(self, bucket: TokenBucket | None, relay: TokenBucket | None) -> None:
-        self.bucket = bucket
-        self.relay = relay
-        self.returned = False
-        #: When the site's token was granted (0.0 without a site bucket).
-        self.granted = 0.0
-        #: When the relay's token was granted (0.0 without a relay bucket).
-        self.relay_granted = 0.0
-        #: Whether the relay's bucket made this attempt wait: the relay's limit was binding.
-        self.relay_bound = False
-
-    async def take(self) -> None:
-        """Wait for the tokens, in each bucket's FIFO order."""
-        bucket = self.bucket
-        if bucket is not None:
-            now = bucket.try_acquire()
-            self.granted = now if now is not None else await bucket.acquire()
-        relay = self.relay
-        if relay is not None:
-            now = relay.try_acquire()
-            self.relay_bound = now is None
-            self.relay_granted = now if now is not None else await relay.acquire()
-
-    def connecting(self) -> None:
-        """A new connection is being opened for the attempt: give the tokens back meanwhile."""
-        if not self.returned:
-            self.returned = True
-            if self.bucket is not None:
-                self.bucket.give_back()
-            if self.relay is not None:
-                self.relay.give_back()
-
-    async def __call__(self) -> None:
-        """The connection is ready to carry the attempt: take back the tokens it gave back."""
-        if self.returned:
-            await self.take()
-            self.returned = False
-
-    def record_success(self) -> None:
-        """The attempt's reply was not a 429: both buckets may grow back."""
-        if self.bucket is not None:
-            self.bucket.record_success()
-        if self.relay is not None:
-            self.relay.record_success()
-
-    def record_rate_limited(self, source: object, retry_after: float | None) -> None:
-        """The attempt got a 429: slow down the bucket whose limit it was.
-
-        With a relay bucket, the 429 is the relay's when the relay's bucket was the binding one
-        (this attempt waited for it), or when another site behind the same relay got a 429 at
-        nearly the same time; otherwise it is the site's own.
-        """
-        relay = self.relay
-        if relay is not None and (relay.shares_429(source) or self.relay_bound):
-            relay.record_rate_limited(self.relay_granted, retry_after)
-        elif self.bucket is not None:
-            self.bucket.record_rate_limited(self.granted, retry_after)
