@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from .throttle import TokenBucket
 
 __all__ = ["Turn"]
+
+
+class _Owner(Protocol):
+    @property
+    def closed(self) -> bool:
+        """Whether the session is closed."""
 
 
 class Turn:
@@ -20,9 +28,12 @@ class Turn:
     reached it.
     """
 
-    __slots__ = ("bucket", "granted", "relay", "relay_bound", "relay_granted", "returned")
+    __slots__ = ("bucket", "granted", "owner", "relay", "relay_bound", "relay_granted", "returned")
 
-    def __init__(self, bucket: TokenBucket | None, relay: TokenBucket | None) -> None:
+    def __init__(
+        self, bucket: TokenBucket | None, relay: TokenBucket | None, owner: _Owner
+    ) -> None:
+        self.owner = owner
         self.bucket = bucket
         self.relay = relay
         self.returned = False
@@ -55,10 +66,15 @@ class Turn:
                 self.relay.give_back()
 
     async def __call__(self) -> None:
-        """The connection is ready to carry the attempt: take back the tokens it gave back."""
+        """The connection is ready to carry the attempt: take back the tokens it gave back.
+
+        Raises ``RuntimeError`` when the session closed meanwhile: nothing is sent after it.
+        """
         if self.returned:
             await self.take()
             self.returned = False
+            if self.owner.closed:
+                raise RuntimeError("the connection pool is closed")
 
     def record_success(self) -> None:
         """The attempt's reply was not a 429: both buckets may grow back."""

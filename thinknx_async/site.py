@@ -222,7 +222,7 @@ class Site:
         if bucket is None and self._rate_limit is not None:
             bucket = self._bucket = self._session._bucket(self._base, self._rate_limit)
         relay = self._relay_bucket
-        return None if bucket is None and relay is None else Turn(bucket, relay)
+        return None if bucket is None and relay is None else Turn(bucket, relay, self._session)
 
     async def _attempt(
         self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False

@@ -35,6 +35,13 @@ MATCHED = RateLimit(rate=20.0, burst=5, jitter=0.15)
 RETRY = RetryPolicy(max_attempts=10, deadline=90.0)
 
 
+class _Open:
+    closed = False
+
+
+OPEN = _Open()
+
+
 @pytest.fixture
 def given_back(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the times an attempt's tokens went back to the bucket on their way to the wire."""
@@ -105,10 +112,10 @@ async def test_a_turn_given_back_and_cancelled_consumes_nothing() -> None:
     clock = ManualClock()
     limit = RateLimit(rate=10.0, burst=1, jitter=0.0)
     bucket = TokenBucket(limit, clock=clock, sleep=clock.sleep)
-    turn = Turn(bucket, None)
+    turn = Turn(bucket, None, OPEN)
     await turn.take()  # the bucket is empty now
     async with anyio.create_task_group() as tg:
-        tg.start_soon(Turn(bucket, None).take)  # a waiter, cancelled before its token
+        tg.start_soon(Turn(bucket, None, OPEN).take)  # a waiter, cancelled before its token
         await clock.settle()
         assert bucket.waiting == 1
         tg.cancel_scope.cancel()
