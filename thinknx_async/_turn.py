@@ -44,17 +44,17 @@ class Turn:
         #: Whether the relay's bucket made this attempt wait: the relay's limit was binding.
         self.relay_bound = False
 
-    async def take(self) -> None:
-        """Wait for the tokens, in each bucket's FIFO order."""
+    async def take(self, first: bool = False) -> None:
+        """Wait for the tokens, in each bucket's FIFO order (at its head when ``first``)."""
         bucket = self.bucket
         if bucket is not None:
-            now = bucket.try_acquire()
-            self.granted = now if now is not None else await bucket.acquire()
+            now = bucket.try_acquire(first)
+            self.granted = now if now is not None else await bucket.acquire(first)
         relay = self.relay
         if relay is not None:
-            now = relay.try_acquire()
-            self.relay_bound = now is None
-            self.relay_granted = now if now is not None else await relay.acquire()
+            now = relay.try_acquire(first)
+            self.relay_bound |= now is None
+            self.relay_granted = now if now is not None else await relay.acquire(first)
 
     def give_back(self) -> None:
         """The attempt is held up before the wire: its tokens go back meanwhile (once)."""
@@ -71,7 +71,7 @@ class Turn:
         Raises ``RuntimeError`` when the session closed meanwhile: nothing is sent after it.
         """
         if self.returned:
-            await self.take()
+            await self.take(first=True)  # it had its turn: no queueing behind later ones
             self.returned = False
             if self.owner.closed:
                 raise RuntimeError("the connection pool is closed")

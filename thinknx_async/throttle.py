@@ -192,26 +192,34 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self._rate
 
-    def try_acquire(self) -> float | None:
-        """Take a token without waiting: the grant time, or ``None`` if one is not free now."""
-        if self._waiters:
+    def try_acquire(self, first: bool = False) -> float | None:
+        """Take a token without waiting: the grant time, or ``None`` if one is not free now.
+
+        ``first``: a token given back (:meth:`give_back`) is taken again ahead of the queue.
+        """
+        if self._waiters and not first:
             return None  # FIFO: nobody jumps the queue
         now = self._clock()
         return now if self._delay(now) == 0.0 else None
 
-    async def acquire(self) -> float:
+    async def acquire(self, first: bool = False) -> float:
         """Wait for a token, in FIFO order; return the time it was granted.
 
-        Cancelling the wait consumes nothing and lets the next waiter move up.
+        ``first``: wait at the head of the queue (a request taking back the token it gave back
+        had its turn already). Cancelling the wait consumes nothing and lets the next waiter
+        move up.
         """
-        granted = self.try_acquire()
+        granted = self.try_acquire(first)
         if granted is not None:
             return granted
         me = anyio.Event()
         waiters = self._waiters
         if waiters is None:
             waiters = self._waiters = deque()
-        waiters.append(me)
+        if first:
+            waiters.appendleft(me)  # the head it displaces may wake too: both draw tokens
+        else:
+            waiters.append(me)
         try:
             if waiters[0] is not me:
                 await me.wait()  # the previous head wakes us when it leaves

@@ -208,3 +208,30 @@ async def test_a_relay_wide_429_slows_the_relay_not_every_site(transport: Transp
     assert relay.rate < 200.0
     # The first 429 of an episode may be blamed on its site; the rest go to the relay.
     assert slowed_sites <= 3
+
+
+@pytest.mark.anyio
+async def test_a_token_given_back_is_taken_again_ahead_of_the_queue() -> None:
+    clock = ManualClock()
+    limit = RateLimit(rate=2.0, burst=1, jitter=0.0)
+    bucket = TokenBucket(limit, clock=clock, sleep=clock.sleep)
+    turn = Turn(bucket, None, OPEN)
+    await turn.take()
+    order: list[str] = []
+
+    async def later(name: str) -> None:
+        await Turn(bucket, None, OPEN).take()
+        order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        for name in ("second", "third"):
+            tg.start_soon(later, name)
+        await clock.settle()
+        turn.give_back()  # its handshake: the token goes back while two others queue
+        await clock.advance(0.01)
+        await turn()  # ready: it takes its token again at once, not behind the queue
+        order.append("first")
+        await clock.run_until_idle()
+    assert order == ["first", "second", "third"]
+    # Its token was spent at 0.01 s, when its connection was ready; the next two followed it.
+    assert clock.now == pytest.approx(0.01 + 2 / 2.0)
