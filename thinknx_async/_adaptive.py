@@ -8,8 +8,8 @@ What the server accepts is measured from what got through, never from what was s
   next 429). A server's bucket is full after a pause, so in a run that ends in a 429 it let
   through its burst ``B`` and then ``R`` a second: ``accepted = B + R * seconds``.
 - On the first 429 of a congestion episode, the estimate of ``R`` is the accepted replies per
-  second over the recent window (the last second of the run), less the client's own burst,
-  which any window also holds. When the previous episode's run is known too, the two runs give
+  second over the recent window (the last second of the run, timed from its first accepted
+  reply), less the client's own burst in the first run (its bucket starts full). When the previous episode's run is known too, the two runs give
   ``R`` without ``B``: the extra replies accepted per extra second of sending. Counted in whole
   replies, that is a bound: ``R < (n2 - n1 + 1) / (t2 - t1)``, ``n`` the replies accepted in
   each run, ``t2`` the second run's 429, ``t1`` the first run's last accepted reply. The smaller
