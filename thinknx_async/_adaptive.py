@@ -9,13 +9,14 @@ What the server accepts is measured from what got through, never from what was s
   through its burst ``B`` and then ``R`` a second: ``accepted = B + R * seconds``.
 - On the first 429 of a congestion episode, the estimate of ``R`` is the accepted replies per
   second over the recent window (the last second of the run, timed from its first accepted
-  reply), less the client's own burst in the first run (its bucket starts full). When the previous episode's run is known too, the two runs give
-  ``R`` without ``B``: the extra replies accepted per extra second of sending. Counted in whole
-  replies, that is a bound: ``R < (n2 - n1 + 1) / (t2 - t1)``, ``n`` the replies accepted in
-  each run, ``t2`` the second run's 429, ``t1`` the first run's last accepted reply. The smaller
-  of the two figures is the estimate. A client sending far too fast gets through little more
-  than the server's burst before its 429, so the share of replies accepted (the old measure)
-  stays near 1 and says nothing; the second episode's run measures ``R`` itself.
+  reply), less the client's own burst in the first run (its bucket starts full). When the
+  previous episode's run is known too, the two runs give ``R`` without ``B``: the extra
+  replies accepted per extra second of sending. Counted in whole replies, that is a bound:
+  ``R < (n2 - n1 + 1) / (t2 - t1)``, ``n`` the replies accepted in each run, ``t2`` the second
+  run's 429, ``t1`` the first run's last accepted reply. The smaller of the two figures is the
+  estimate. A client sending far too fast gets through little more than the server's burst
+  before its 429, so the share of replies accepted (the old measure) stays near 1 and says
+  nothing; the second episode's run measures ``R`` itself.
 - The rate then drops to 90 % of the estimate, at most to a quarter of where the episode began.
   Later 429s of the same episode (requests granted before it opened) change nothing: one
   episode lowers the rate once.

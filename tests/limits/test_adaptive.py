@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from thinknx_async._adaptive import RateController
+from thinknx_async.simulator.ratelimit import LimitReq
 from thinknx_async.throttle import RateLimit
 
 from .virtual import Kind, fan_out
@@ -167,3 +168,11 @@ async def test_auto_finds_the_limit_and_a_second_fan_out_starts_at_it(kind: Kind
 async def test_matched_limits_draw_no_429(kind: Kind) -> None:
     outcome, _, _ = await fan_out(RateLimit(rate=20.0, burst=5), 100, kind=kind)
     assert (outcome.executed, outcome.rejected, outcome.decreases) == (100, 0, 0)
+
+
+def test_limit_req_passes_its_burst_plus_one_then_one_per_interval() -> None:
+    server = LimitReq(20.0, 5, now=0.0)
+    assert [server.acquire(0.0) for _ in range(7)] == [0.0] * 6 + [1.0]  # nginx's burst + 1
+    assert server.acquire(0.049) == 1.0  # 49 ms drained less than one request
+    assert server.acquire(0.05) == 0.0  # 50 ms: one more
+    assert server.acquire(0.05) == 1.0

@@ -224,9 +224,9 @@ async def test_a_token_given_back_is_taken_again_ahead_of_the_queue() -> None:
         order.append(name)
 
     async with anyio.create_task_group() as tg:
-        for name in ("second", "third"):
+        for name in ("second", "third"):  # queued in this order (trio runs new tasks in any)
             tg.start_soon(later, name)
-        await clock.settle()
+            await clock.settle()
         turn.give_back()  # its handshake: the token goes back while two others queue
         await clock.advance(0.01)
         await turn()  # ready: it takes its token again at once, not behind the queue

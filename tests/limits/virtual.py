@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 import anyio
 import attrs
 
+from thinknx_async.simulator.ratelimit import LimitReq
 from thinknx_async.simulator.ratelimit import TokenBucket as ServerBucket
 from thinknx_async.throttle import RateLimit, TokenBucket
 
@@ -26,29 +27,6 @@ Kind = Literal["bucket", "limit_req"]
 class Server(Protocol):
     def acquire(self, now: float | None = None) -> float:
         """0.0 when the request is accepted at ``now``, else the seconds it should wait."""
-
-
-class LimitReq:
-    """nginx's ``limit_req`` zone for one key, ``nodelay``: the excess in milli-requests."""
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self._rate = int(rate * 1000)  # nginx keeps requests per 1000 s
-        self._burst = burst * 1000
-        self._excess = 0
-        self._last: int | None = None
-        self._start = now
-
-    def acquire(self, now: float | None = None) -> float:
-        ms_now = int(((now or 0.0) - self._start) * 1000)
-        if self._last is None:  # a new node: excess 0
-            self._last = ms_now
-            return 0.0
-        ms = max(0, ms_now - self._last)
-        excess = max(0, self._excess - self._rate * ms // 1000 + 1000)
-        if excess > self._burst:
-            return 1.0  # 429, Retry-After: 1
-        self._excess, self._last = excess, ms_now
-        return 0.0
 
 
 @attrs.define
