@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from thinknx_async import Session
+from thinknx_async._pool import Tokens
 
 from . import _common as common
 
@@ -28,7 +29,12 @@ class _Stub:
     """Stands in for the session's pool: every request succeeds at once."""
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         return 200, {}, BODY
 

@@ -1,14 +1,25 @@
-"""Rate limits against the simulator's own, timed: how close to ideal, how near the real rate.
+"""Rate limits nobody told us, timed: time against the ideal and 429s drawn, per scenario.
 
-Scenarios (each against a simulator process with per-site token buckets):
+Every scenario sends against a server limit of 20 requests/s per site, burst 5, answering a 429
+with ``Retry-After`` in whole seconds (the simulator's token bucket: its burst at once, then its
+rate, as nginx's ``limit_req ... nodelay`` does). The ideal time is the server's own: the burst
+at once, then one request per 1/rate.
 
-- ``matched``: client limit = server limit, over HTTPS with fresh connections; total time
-  against the ideal (the burst at once, then one request per 1/rate) and the 429s drawn.
-- ``too-fast``: the client told 10 times the server's rate; every command must get through
-  exactly once; the rate the client settles at against the server's.
-- ``parallel``: 20 sites at once, each at its own limit; total time against one site's.
+- ``matched, 1 site``: the client told the server's figures, over TLS, each new connection's
+  handshake slowed by 20-400 ms (a loopback proxy); 100 commands.
+- ``matched, 20 sites cold``: the same, 20 sites at once, every connection new.
+- ``10x too fast``: the client told 200/s (burst 5), plain HTTP; 100 commands.
+- ``auto()``: :meth:`RateLimit.auto`, the figure unknown; then ``auto(), again``: a second
+  fan-out of the same session, which starts at the learned rate.
+- ``default 5/s``: the library's default limit against the same server, for the decision on
+  the default.
 
-Run: ``python -m benchmarks.rate_limits [--quick]``.
+Run: ``python -m benchmarks.rate_limits [--quick]``. Each scenario runs once per round, rounds
+interleaved; the table shows the median of the rounds with min-max.
+
+An nginx row: :func:`targets` lists the servers measured; a ``limit_req`` front (nginx in front
+of the simulator, from the interop tests' launcher) is added there as one more target, and
+every scenario then runs against it too.
 """
 
 from __future__ import annotations
@@ -16,42 +27,85 @@ from __future__ import annotations
 import argparse
 import ssl
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import anyio
-import httpx
+import attrs
 
-from thinknx_async import RateLimit, RetryPolicy, Session, ThinknxError
+from tests.limits.slow_proxy import SlowProxy
+from thinknx_async import DEFAULT_RATE_LIMIT, RateLimit, RetryPolicy, Session, ThinknxError
 
-from ._common import show, simulator, summary, table, write_json, write_table
+from ._common import (
+    control,
+    reset_counters,
+    show,
+    simulator,
+    summary,
+    table,
+    write_json,
+    write_table,
+)
 
-
-def _control(
-    relay: str, route: str, ca_file: str | None, body: dict[str, Any] | None = None
-) -> Any:
-    """The simulator's control endpoint, over HTTPS too."""
-    verify: ssl.SSLContext | bool = True
-    if ca_file is not None:
-        verify = ssl.create_default_context(cafile=ca_file)
-    with httpx.Client(verify=verify, timeout=30) as client:
-        if body is None:
-            return client.get(f"{relay}/_sim/{route}").json()
-        return client.post(f"{relay}/_sim/{route}", json=body).json()
-
-
-def _reset(relay: str, ca_file: str | None) -> None:
-    _control(relay, "reset", ca_file, {"counters": True, "state": True})
-
-
-def _429s(relay: str, ca_file: str | None) -> int:
-    return int(_control(relay, "counters", ca_file)["responses"].get("429", 0))
+RATE, BURST = 20.0, 5
+Transport = Literal["httpx", "aiohttp"]
+TRANSPORTS: tuple[Transport, ...] = ("httpx", "aiohttp")
+HANDSHAKES = [0.05, 0.3, 0.1, 0.4, 0.02, 0.2]
+RETRY = RetryPolicy(max_attempts=12, deadline=180.0)
 
 
-async def _burst(calls: list[Any]) -> tuple[float, int]:
+@attrs.frozen
+class Target:
+    """One server to measure: its relay URL (plain), its TLS relay URL and CA file."""
+
+    name: str
+    plain: str
+    tls: str
+    ca_file: str
+    manifest: dict[str, Any]
+
+
+@contextmanager
+def targets(sites: int) -> Iterator[list[Target]]:
+    """The servers every scenario runs against: the simulator (plain and TLS processes).
+
+    The hook for nginx: yield one more :class:`Target` whose URLs front the same simulator
+    with ``limit_req zone=... burst=5 nodelay`` and ``add_header Retry-After 1 always``.
+    """
+    limits = ["--rate", str(RATE), "--burst", str(BURST), "--sites", str(sites)]
+    with simulator(*limits) as plain, simulator("--tls", *limits) as tls:
+        manifest = tls.manifest()
+        yield [
+            Target("simulator", plain.relay_url, tls.relay_url, str(manifest["ca_file"]), manifest)
+        ]
+
+
+def _429s(relay: str, ca_file: str | None = None) -> int:
+    if ca_file is None:
+        return int(control(relay, "counters")["responses"].get("429", 0))
+    import httpx
+
+    context = ssl.create_default_context(cafile=ca_file)
+    with httpx.Client(verify=context, timeout=30) as client:
+        reply = client.get(f"{relay}/_sim/counters").json()
+    return int(reply["responses"].get("429", 0))
+
+
+def _reset(target: Target) -> None:
+    reset_counters(target.plain)
+    import httpx
+
+    context = ssl.create_default_context(cafile=target.ca_file)
+    with httpx.Client(verify=context, timeout=30) as client:
+        client.post(f"{target.tls}/_sim/reset", json={"counters": True, "state": True})
+
+
+async def _burst(calls: list[Callable[[], Awaitable[Any]]]) -> tuple[float, int]:
     """Run every call at once; the wall time and how many failed."""
     failed = 0
 
-    async def one(call: Any) -> None:
+    async def one(call: Callable[[], Awaitable[Any]]) -> None:
         nonlocal failed
         try:
             await call()
@@ -65,108 +119,118 @@ async def _burst(calls: list[Any]) -> tuple[float, int]:
     return time.perf_counter() - start, failed
 
 
-async def matched(relay: str, ca_file: str, site: dict[str, Any], n: int) -> dict[str, Any]:
-    rate, burst = float(site["rate"]), int(site["burst"])
-    context = ssl.create_default_context(cafile=ca_file)
-    async with Session(rate_limit=RateLimit(rate, burst), verify=context, max_in_flight=16) as s:
-        light = s.on_premise(relay, site["key"]).light(site["devices"]["light"][0])
-        elapsed, failed = await _burst([light.turn_on for _ in range(n)])
-    ideal = (n - burst) / rate
-    return {"elapsed": elapsed, "ideal": ideal, "ratio": elapsed / ideal, "failed": failed}
+def _ideal(n: int) -> float:
+    return (n - BURST) / RATE
 
 
-async def too_fast(relay: str, site: dict[str, Any], n: int) -> dict[str, Any]:
-    rate = float(site["rate"])
-    limit = RateLimit(rate * 10, int(site["burst"]) * 10)
-    retry = RetryPolicy(max_attempts=10, deadline=120.0)
-    async with Session(rate_limit=limit, retry=retry, max_in_flight=64) as s:
-        remote = s.on_premise(relay, site["key"], allow_insecure=True)
-        light = remote.light(site["devices"]["light"][0])
-        elapsed, failed = await _burst([light.turn_on for _ in range(n)])
-        settled = remote.bucket.rate if remote.bucket else rate
-        episodes = remote.bucket.decreases if remote.bucket else 0
-    return {
-        "elapsed": elapsed,
-        "achieved": n / elapsed,
-        "settled": settled,
-        "server_rate": rate,
-        "episodes": episodes,
-        "failed": failed,
-    }
+async def matched(target: Target, transport: Transport, sites: int, n: int) -> dict[str, Any]:
+    """Limits matched over slow TLS handshakes: ``sites`` at once, ``n`` commands each; the
+    ideal is one site's (the sites' limits are their own)."""
+    port = int(target.tls.rsplit(":", 1)[1])
+    host = target.tls.rsplit(":", 1)[0]
+    context = ssl.create_default_context(cafile=target.ca_file)
+    with SlowProxy(("127.0.0.1", port), HANDSHAKES) as proxy:
+        async with Session(
+            rate_limit=RateLimit(RATE, BURST), retry=RETRY, verify=context, transport=transport
+        ) as s:
+            calls: list[Callable[[], Awaitable[Any]]] = []
+            for entry in target.manifest["sites"][:sites]:
+                site = s.on_premise(f"{host}:{proxy.port}", entry["key"])
+                calls += [site.light(entry["devices"]["light"][0]).turn_on] * n
+            elapsed, failed = await _burst(calls)
+    return {"elapsed": elapsed, "ratio": elapsed / _ideal(n), "failed": failed}
 
 
-async def parallel(relay: str, sites: list[dict[str, Any]], per_site: int) -> dict[str, Any]:
-    rate, burst = float(sites[0]["rate"]), int(sites[0]["burst"])
-    async with Session(rate_limit=RateLimit(rate, burst)) as s:
-        calls = []
-        for site in sites:
-            light = s.on_premise(relay, site["key"], allow_insecure=True).light(
-                site["devices"]["light"][0]
-            )
-            calls += [light.turn_on] * per_site
-        elapsed, failed = await _burst(calls)
-    one_site = (per_site - burst) / rate
-    return {"elapsed": elapsed, "one_site_ideal": one_site, "ratio": elapsed / one_site,
-            "failed": failed}  # fmt: skip
+async def one_site(
+    target: Target, transport: Transport, limit: RateLimit, n: int, rounds: int = 1
+) -> list[dict[str, Any]]:
+    """``n`` commands to one plain-HTTP site, ``rounds`` times in one session."""
+    entry = target.manifest["sites"][0]
+    out = []
+    before = _429s(target.plain)
+    async with Session(rate_limit=limit, retry=RETRY, transport=transport) as s:
+        for _ in range(rounds):
+            site = s.on_premise(target.plain, entry["key"], allow_insecure=True)
+            light = site.light(entry["devices"]["light"][0])
+            elapsed, failed = await _burst([light.turn_on] * n)
+            bucket = site.bucket
+            settled = bucket.rate if bucket is not None else limit.rate
+            after = _429s(target.plain)  # a blocking call between rounds: nothing in flight
+            out.append(
+                {"elapsed": elapsed, "ratio": elapsed / _ideal(n), "failed": failed,
+                 "settled": settled, "429s": after - before}
+            )  # fmt: skip
+            before = after
+    return out
+
+
+SCENARIOS = [
+    "matched, 1 site, slow TLS",
+    "matched, 20 sites cold, slow TLS",
+    "10x too fast (200/s)",
+    "auto()",
+    "auto(), again",
+    "default 5/s",
+]
+
+
+def one_round(target: Target, transport: Transport, n: int, cold: int) -> dict[str, dict[str, Any]]:
+    """Every scenario once against ``target``, the server's counters reset before each."""
+    out: dict[str, dict[str, Any]] = {}
+    for sites, count, name in ((1, n, SCENARIOS[0]), (20, cold, SCENARIOS[1])):
+        _reset(target)
+        result = anyio.run(matched, target, transport, sites, count)
+        result["429s"] = _429s(target.tls, target.ca_file)
+        out[name] = result
+    _reset(target)
+    fast = RateLimit(RATE * 10, BURST, jitter=0.0)
+    out[SCENARIOS[2]] = anyio.run(one_site, target, transport, fast, n)[0]
+    _reset(target)
+    out[SCENARIOS[3]], out[SCENARIOS[4]] = anyio.run(
+        one_site, target, transport, RateLimit.auto(), n, 2
+    )
+    _reset(target)
+    out[SCENARIOS[5]] = anyio.run(one_site, target, transport, DEFAULT_RATE_LIMIT, n)[0]
+    return out
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Every scenario against every target, both transports, rounds interleaved."""
+    rounds = 1 if quick else 3
+    n = 60 if quick else 100
+    cold = 40 if quick else 100
+    results: dict[str, list[dict[str, Any]]] = {}
+    with targets(20) as servers:
+        for r in range(rounds):
+            for target in servers:
+                for transport in TRANSPORTS:
+                    for name, result in one_round(target, transport, n, cold).items():
+                        key = f"{target.name} | {transport} | {name}"
+                        results.setdefault(key, []).append(result)
+                        print(f"round {r + 1}/{rounds} {key}: {result}", flush=True)
+    rows: list[list[str]] = []
+    for key, runs in results.items():
+        ratio = show(summary([x["ratio"] for x in runs]), 2)
+        count = show(summary([x["429s"] for x in runs]))
+        rows.append([*key.split(" | "), ratio, count])
+    text = table(
+        f"Rate limits, server 20/s burst 5 ({n} commands; 20 sites x {cold}; {rounds} rounds)",
+        ["server", "transport", "scenario", "time / ideal", "429s"],
+        rows,
+    )
+    print(text)
+    failed = sum(x["failed"] for runs in results.values() for x in runs)
+    print(f"commands that failed: {failed}")
+    write_json("rate_limits", {"commands": n, "cold_per_site": cold, "runs": results})
+    write_table("rate_limits", text)
+    return {"runs": results, "failed": failed}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer requests and runs")
+    parser.add_argument("--quick", action="store_true", help="fewer commands, one round")
     args = parser.parse_args(argv)
     return 0 if run(args.quick)["failed"] == 0 else 1
-
-
-def run(quick: bool) -> dict[str, Any]:
-    """Every scenario, interleaved run by run; the figures (also written as JSON)."""
-    runs = 1 if quick else 3
-    n = 60 if quick else 120
-    results: dict[str, list[dict[str, Any]]] = {"matched": [], "too_fast": [], "parallel": []}
-    limits = ["--rate", "20", "--burst", "5"]
-    with (
-        simulator("--sites", "1", "--tls", *limits) as tls,
-        simulator("--sites", "21", *limits) as plain,
-    ):
-        tls_site = tls.manifest()["sites"][0]
-        ca = str(tls.manifest()["ca_file"])
-        sites = plain.manifest()["sites"]
-        for run in range(runs):
-            for name in ("matched", "too_fast", "parallel"):  # interleaved, run by run
-                _reset(tls.relay_url, ca)
-                _reset(plain.relay_url, None)
-                if name == "matched":
-                    result = anyio.run(matched, tls.relay_url, ca, tls_site, n)
-                    result["429s"] = _429s(tls.relay_url, ca)
-                elif name == "too_fast":
-                    result = anyio.run(too_fast, plain.relay_url, sites[0], n)
-                    result["429s"] = _429s(plain.relay_url, None)
-                else:
-                    # Not site 0: the too-fast run leaves the server's bucket for it empty.
-                    result = anyio.run(parallel, plain.relay_url, sites[1:], n // 4)
-                    result["429s"] = _429s(plain.relay_url, None)
-                results[name].append(result)
-                print(f"run {run + 1}/{runs} {name}: {result}", flush=True)
-
-    def stat(name: str, key: str) -> dict[str, float]:
-        return summary([r[key] for r in results[name]])
-
-    rows = [
-        ["matched limits, HTTPS: time / ideal", show(stat("matched", "ratio"), 3),
-         show(stat("matched", "429s"))],
-        ["10x too fast: settled rate (server 20/s)", show(stat("too_fast", "settled"), 1),
-         show(stat("too_fast", "429s"))],
-        ["10x too fast: achieved req/s over the run", show(stat("too_fast", "achieved"), 1), ""],
-        ["20 sites at once: time / one site's ideal", show(stat("parallel", "ratio"), 3),
-         show(stat("parallel", "429s"))],
-    ]  # fmt: skip
-    text = table(f"Rate limits against the simulator ({n} requests, {runs} runs)",
-                 ["scenario", "median (min-max)", "429s"], rows)  # fmt: skip
-    print(text)
-    failed = sum(r["failed"] for group in results.values() for r in group)
-    print(f"commands that failed: {failed}")
-    write_json("rate_limits", {"requests": n, "runs": results})
-    write_table("rate_limits", text)
-    return {"requests": n, "runs": results, "failed": failed}
 
 
 if __name__ == "__main__":

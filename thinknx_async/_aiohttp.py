@@ -4,6 +4,13 @@ Only the bytes move differently: admission control, throttling, retries and repl
 the session's. URLs go out byte for byte as built (aiohttp would otherwise re-quote them), and
 aiohttp's errors are mapped to httpx's so the rest of the path sees one vocabulary.
 asyncio only: aiohttp does not run on trio.
+
+A request's rate-limit tokens ride on aiohttp's tracing: the connector awaits
+``on_connection_create_start`` when it opens a new connection for the request (the tokens go
+back) and ``on_connection_create_end`` once that connection, TCP and TLS, is ready and before
+the request is written (they are taken again), in the request's own task, with its
+``trace_request_ctx``. The read deadline does not run meanwhile: waiting for a token is not
+waiting for the server.
 """
 
 from __future__ import annotations
@@ -12,13 +19,22 @@ import asyncio
 import math
 import ssl
 from collections.abc import Mapping
+from types import SimpleNamespace
 
 import aiohttp
 import httpx
 import yarl
 
 from ._deadlines import Deadlines
-from ._pool import CallTimeout, PoolStats, Reply, ReplyTooLarge, RequestDefaults, read_capped
+from ._pool import (
+    CallTimeout,
+    PoolStats,
+    Reply,
+    ReplyTooLarge,
+    RequestDefaults,
+    Tokens,
+    read_capped,
+)
 from ._secrets import redact
 
 __all__ = ["AiohttpPool"]
@@ -50,6 +66,52 @@ def _httpx_error(exc: BaseException) -> httpx.TransportError:
 def _one_line(message: str) -> str:
     """aiohttp's parser message on one line, without the caret under the faulty byte."""
     return " ".join(part for part in message.split() if part.strip("^"))
+
+
+async def _connecting(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+) -> None:
+    """A new connection is being opened for the request: its tokens go back meanwhile."""
+    tokens = context.trace_request_ctx
+    if tokens is not None:
+        tokens.give_back()
+
+
+async def _connected(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+) -> None:
+    """The new connection is ready to carry the request: its tokens are taken again."""
+    tokens = context.trace_request_ctx
+    if tokens is not None:
+        await tokens()
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_start.append(_connecting)
+    trace.on_connection_create_end.append(_connected)
+    return trace
+
+
+class _Unwatched:
+    """A request's tokens, awaited with its read deadline stopped (a token is not the server)."""
+
+    __slots__ = ("_deadlines", "_task", "_tokens")
+
+    def __init__(self, tokens: Tokens, deadlines: Deadlines, task: asyncio.Task[object]) -> None:
+        self._tokens = tokens
+        self._deadlines = deadlines
+        self._task = task
+
+    def give_back(self) -> None:
+        self._tokens.give_back()
+
+    async def __call__(self) -> None:
+        self._deadlines.end(self._task)
+        try:
+            await self._tokens()
+        finally:
+            self._deadlines.begin()
 
 
 class AiohttpPool:
@@ -89,6 +151,7 @@ class AiohttpPool:
             headers=self._defaults.headers,
             auto_decompress=False,
             timeout=self._timeout,
+            trace_configs=[_tracing()],
         )
         # aiohttp re-sends a GET once, silently, when a kept-alive connection dies under it.
         # The server may have run the command already, and every command here is a GET: the
@@ -101,11 +164,17 @@ class AiohttpPool:
         return self._open
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
         """Send one request and read its whole reply, with no httpx objects on the way."""
         session, deadlines = self._open or self._start()
         task = deadlines.begin()
+        unwatched = None if tokens is None else _Unwatched(tokens, deadlines, task)
         try:
             response = await session.request(
                 method,
@@ -113,6 +182,7 @@ class AiohttpPool:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
+                trace_request_ctx=unwatched,
             )
             try:
                 limit = self._defaults.max_reply_size

@@ -11,7 +11,7 @@ from collections.abc import Generator, Mapping
 
 import httpx
 
-from ._pool import Pool, Reply
+from ._pool import Pool, Reply, Tokens
 
 __all__ = ["SiteDigestAuth", "send_with_digest"]
 
@@ -64,15 +64,17 @@ async def send_with_digest(
     url: str,
     headers: Mapping[str, str] | None,
     body: bytes | None,
+    tokens: Tokens | None = None,
 ) -> Reply:
-    """Send through ``pool``, answering the server's challenge: the last reply."""
+    """Send through ``pool``, answering the server's challenge: the last reply (``tokens`` go
+    with every request of the exchange, as one attempt's)."""
     flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
     request = await flow.__anext__()
     while True:
         answer = request.headers.get("authorization")
         # First, where Basic's header goes too: right after the session's own headers.
         sent = headers if answer is None else {"authorization": answer, **(headers or {})}
-        reply = await pool.fetch(method, url, sent, body)
+        reply = await pool.fetch(method, url, sent, body, tokens)
         status, reply_headers, content = reply
         response = httpx.Response(status, headers=reply_headers, content=content)
         response.request = request

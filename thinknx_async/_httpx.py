@@ -1,15 +1,59 @@
-"""The httpx side of the pools: one small httpcore pool, and a caller's own client."""
+"""The httpx side of the pools: one small httpcore pool, and a caller's own client.
+
+A request's rate-limit tokens ride on httpcore's ``trace`` request extension: httpcore awaits
+an async trace callback at each step of a request, in the request's own task. Its
+``connection.connect_tcp.started`` step says a new connection is being opened for the request
+(the tokens go back), and ``send_request_headers.started`` comes once that connection, TCP and
+TLS, is ready and before the first byte is written (the tokens are taken again). No network
+backend of our own is needed.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 import httpx
 
-from ._pool import CallTimeout, PoolStats, Reply, RequestDefaults, check_length, read_capped
+from ._pool import CallTimeout, PoolStats, Reply, RequestDefaults, Tokens, check_length, read_capped
+
+# httpcore's trace steps: a new connection begins; a request's first byte is next (HTTP/1.1, 2).
+_CONNECTING = "connection.connect_tcp.started"
+_ON_THE_WIRE = frozenset(
+    {"http11.send_request_headers.started", "http2.send_request_headers.started"}
+)
+
+
+class _AtTheWire:
+    """httpcore's ``trace`` callback that hands a request's tokens the two steps they need.
+
+    The wait for the tokens is the rate limit's, not the server's: it is kept off the call's
+    whole-call bound (``scope``), which is pushed back by as long as it took.
+    """
+
+    __slots__ = ("_scope", "_tokens")
+
+    def __init__(self, tokens: Tokens, scope: anyio.CancelScope | None) -> None:
+        self._tokens = tokens
+        self._scope = scope
+
+    async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event == _CONNECTING:
+            self._tokens.give_back()
+        elif event in _ON_THE_WIRE:
+            scope = self._scope
+            if scope is None:
+                await self._tokens()
+                return
+            deadline, scope.deadline = scope.deadline, math.inf
+            started = anyio.current_time()
+            try:
+                await self._tokens()
+            finally:
+                scope.deadline = deadline + (anyio.current_time() - started)
+
 
 __all__ = ["ClientPool", "HttpxPool", "read_whole"]
 
@@ -21,13 +65,22 @@ class _Requests:
 
     def __init__(self, defaults: RequestDefaults) -> None:
         self._headers = list(defaults.headers.items())
-        self._extensions = {"timeout": defaults.timeouts}
+        self._extensions: dict[str, Any] = {"timeout": defaults.timeouts}
 
     def build(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None,
+        scope: anyio.CancelScope | None,
     ) -> httpx.Request:
         merged = self._headers if headers is None else [*self._headers, *headers.items()]
-        return httpx.Request(method, url, headers=merged, content=body, extensions=self._extensions)
+        extensions: dict[str, Any] = self._extensions
+        if tokens is not None:
+            extensions = {**extensions, "trace": _AtTheWire(tokens, scope)}
+        return httpx.Request(method, url, headers=merged, content=body, extensions=extensions)
 
 
 async def read_whole(response: httpx.Response, limit: int) -> Reply:
@@ -42,50 +95,54 @@ async def read_whole(response: httpx.Response, limit: int) -> Reply:
     return response.status_code, response.headers, content
 
 
-class CallDeadline:
-    """The whole-call bound of one pool: every attempt ends within ``seconds``, from opening a
-    connection to the last byte of the reply, however slowly the server trickles.
+def _bound(seconds: float | None) -> float:
+    return math.inf if seconds is None else seconds
 
-    An anyio cancel scope per call. (The aiohttp pool's one-timer :class:`Deadlines` cancels
-    tasks natively, which httpcore's own anyio scopes and shields can mistake for theirs.) The
+
+async def _within(
+    seconds: float, send: Callable[[anyio.CancelScope | None], Awaitable[Reply]]
+) -> Reply:
+    """``send(scope)`` within the whole-call bound: every attempt ends within ``seconds``, from
+    opening a connection to the reply's last byte, however slowly the server trickles.
+
+    An anyio cancel scope per call (the aiohttp pool's one-timer :class:`Deadlines` cancels
+    tasks natively, which httpcore's own anyio scopes and shields can mistake for theirs). The
     connection of a call cut short is closed, never reused: httpcore's rule for a request it
     did not finish.
     """
-
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = math.inf if seconds is None else seconds
-
-    async def run(self, call: Awaitable[Reply]) -> Reply:
-        """Await ``call`` within the bound; over it, :class:`CallTimeout`."""
-        if self.seconds == math.inf:
-            return await call
-        with anyio.move_on_after(self.seconds):
-            return await call
-        raise CallTimeout(self.seconds)
+    if seconds == math.inf:
+        return await send(None)
+    with anyio.CancelScope(deadline=anyio.current_time() + seconds) as scope:
+        return await send(scope)
+    raise CallTimeout(seconds)
 
 
 class HttpxPool:
     """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
 
-    __slots__ = ("_deadline", "_limit", "_requests", "_transport")
+    __slots__ = ("_call_timeout", "_limit", "_requests", "_transport")
 
     def __init__(self, defaults: RequestDefaults, size: int, verify: Any) -> None:
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
         self._requests = _Requests(defaults)
         self._limit = defaults.max_reply_size
-        self._deadline = CallDeadline(defaults.call_timeout)
+        self._call_timeout = _bound(defaults.call_timeout)
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        request = self._requests.build(method, url, headers, body)
-        return await self._deadline.run(self._send(request))
+        async def send(scope: anyio.CancelScope | None) -> Reply:
+            request = self._requests.build(method, url, headers, body, tokens, scope)
+            response = await self._transport.handle_async_request(request)
+            return await read_whole(response, self._limit)
 
-    async def _send(self, request: httpx.Request) -> Reply:
-        return await read_whole(await self._transport.handle_async_request(request), self._limit)
+        return await _within(self._call_timeout, send)
 
     def stats(self) -> PoolStats | None:
         return None
@@ -106,25 +163,32 @@ class HttpxPool:
 
 class ClientPool:
     """An ``httpx.AsyncClient`` of the caller's: used as is (its timeouts too), never closed
-    by the library."""
+    by the library. Its requests hold their tokens over any connection the client opens."""
 
-    __slots__ = ("_deadline", "_limit", "_requests", "client")
+    __slots__ = ("_call_timeout", "_limit", "_requests", "client")
 
     def __init__(self, client: httpx.AsyncClient, defaults: RequestDefaults) -> None:
         self.client = client
         self._requests = _Requests(defaults)
         self._limit = defaults.max_reply_size
-        self._deadline = CallDeadline(defaults.call_timeout)
+        self._call_timeout = _bound(defaults.call_timeout)
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        request = self._requests.build(method, url, headers, body)
-        return await self._deadline.run(self._send(request))
+        # The client's transport may not be httpcore's (a mock, a caller's own): the tokens,
+        # taken before the pool, stay taken over any connection it opens.
+        async def send(scope: anyio.CancelScope | None) -> Reply:
+            request = self._requests.build(method, url, headers, body, None, None)
+            response = await self.client.send(request, stream=True, follow_redirects=False)
+            return await read_whole(response, self._limit)
 
-    async def _send(self, request: httpx.Request) -> Reply:
-        response = await self.client.send(request, stream=True, follow_redirects=False)
-        return await read_whole(response, self._limit)
+        return await _within(self._call_timeout, send)
 
     def stats(self) -> PoolStats | None:
         return None

@@ -7,7 +7,11 @@ cancellably, never inside httpx), and gives each origin its own small pools, add
 load needs it. It also skips httpx's client layer (request and response objects, cookies, hooks,
 redirects, wrapped streams), which costs more than the rest of a request's path together.
 
-A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply.
+A pool only moves bytes: :meth:`fetch` sends one request and returns the whole reply. A request
+may bring its rate-limit tokens (:class:`Tokens`, a :class:`thinknx_async._turn.Turn`): a
+pool that holds it up (no free connection slot, or a connection to open) gives them back, and
+awaits them once the connection is ready and before the request's first byte is written, so
+no token is held over a wait for a slot or a handshake.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Protocol
 
 import anyio
@@ -32,11 +36,23 @@ __all__ = [
     "Reply",
     "ReplyTooLarge",
     "RequestDefaults",
+    "Tokens",
     "open_pool",
 ]
 
 Reply = tuple[int, Mapping[str, str], bytes]
 """A whole reply: status, headers (case-insensitive) and body."""
+
+
+class Tokens(Protocol):
+    """A request's rate-limit tokens, as a pool sees them."""
+
+    def give_back(self) -> None:
+        """The request is held up before the wire (waiting for a connection, or opening one)."""
+
+    def __call__(self) -> Awaitable[None]:
+        """Awaited once the request's connection is ready, before its first byte is written."""
+
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's client would log, kept as it was
 _log = logging.getLogger("thinknx_async")
@@ -95,12 +111,19 @@ class Pool(Protocol):
     """What a site sends through: one request in, one whole reply out."""
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
         """Send a request (``url`` absolute and encoded) with the pool's default headers and
         ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
 
-        Raises httpx's exceptions, or :class:`ReplyTooLarge`.
+        ``tokens``, when the request brings them: given back when a new connection must be
+        opened for it, and then awaited once that connection is ready, before any of the
+        request's bytes are written. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
         """
 
     def stats(self) -> PoolStats | None:
@@ -196,15 +219,27 @@ class ConnectionPool:
         return sum(shard.pool.held() for o in self._origins.values() for shard in o.shards)
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
-        """Wait for a free connection slot, then send through a non-full pool of the origin."""
+        """Wait for a free connection slot, then send through a non-full pool of the origin
+        (``tokens``: see :meth:`Pool.fetch`)."""
         slots = self._slots
+        held_up = False
         try:  # a free slot means nobody waits (a release hands its slot to the first waiter)
             slots.acquire_nowait()
         except anyio.WouldBlock:
+            held_up = tokens is not None
+            if tokens is not None:
+                tokens.give_back()  # no token is held while waiting for a slot
             await slots.acquire()
         try:
+            if held_up and tokens is not None:
+                await tokens()  # taken again, now that a connection is near
             if self._closed:  # closed before or while this request waited: open no new pool
                 raise RuntimeError("the connection pool is closed")
             origin = self._origins.get(key := _origin(url))
@@ -220,7 +255,7 @@ class ConnectionPool:
             if shard.in_use == self._pool_size:
                 origin.free.pop()
             try:
-                reply = await shard.pool.fetch(method, url, headers, body)
+                reply = await shard.pool.fetch(method, url, headers, body, tokens)
             except BaseException:
                 shard.suspect = True
                 raise

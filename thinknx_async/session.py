@@ -157,6 +157,9 @@ class Session:
         self.max_reply_size = _positive_int("max_reply_size", max_reply_size)
         self._cloud_url = relay_root(cloud_url, allow_insecure=allow_insecure, what="cloud_url")
         self._relay_buckets: dict[str, TokenBucket] = {}
+        # One bucket per server and limit for the session's life: what it learned of the
+        # server's rate (RateLimit.auto(), or after 429s) holds for every handle to it.
+        self._buckets: dict[tuple[str, RateLimit], TokenBucket] = {}
         self._loop: object | None = None
         self._closed = False
         if transport not in ("httpx", "aiohttp"):
@@ -257,6 +260,14 @@ class Session:
         self._loop = loop
 
     # Sites ------------------------------------------------------------------------------------
+
+    def _bucket(self, base_url: str, limit: RateLimit) -> TokenBucket:
+        """The token bucket of one server under ``limit``: made once, kept for the session, so
+        a second fan-out to the same site starts at the rate the first one learned."""
+        bucket = self._buckets.get(key := (base_url, limit))
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(limit)
+        return bucket
 
     def _site(
         self,

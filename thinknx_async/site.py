@@ -18,6 +18,7 @@ from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import Outgoing, masked_chain, redact
 from ._stats import current as current_stats
+from ._turn import Turn
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
@@ -242,19 +243,13 @@ class Site:
             prefix = self._prefixes[controller] = f"{self._base}{controller}"
         return prefix
 
-    async def _acquire(self) -> float:
-        """Take this site's token, then the relay's: the grant time (0.0 when unthrottled)."""
+    def _turn(self) -> Turn | None:
+        """This attempt's tokens, taken at the wire (``None`` when nothing throttles the site)."""
         bucket = self._bucket
         if bucket is None and self._rate_limit is not None:
-            bucket = self._bucket = TokenBucket(self._rate_limit)
-        granted = 0.0
-        if bucket is not None:
-            now = bucket.try_acquire()
-            granted = now if now is not None else await bucket.acquire()
+            bucket = self._bucket = self._session._bucket(self._base, self._rate_limit)
         relay = self._relay_bucket
-        if relay is not None and relay.try_acquire() is None:
-            await relay.acquire()
-        return granted
+        return None if bucket is None and relay is None else Turn(bucket, relay, self._session)
 
     async def _attempt(
         self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False
@@ -268,9 +263,11 @@ class Site:
         except anyio.WouldBlock:
             await in_flight.acquire()
         try:
-            # Token last, right before sending: a token taken early would let requests bunch up.
-            throttled = self._rate_limit is not None or self._relay_bucket is not None
-            granted = await self._acquire() if throttled else 0.0
+            # Tokens last, right before sending; the pool gives them back while it opens a
+            # connection (a token held over a TLS handshake lets requests arrive bunched up).
+            turn = self._turn()
+            if turn is not None:
+                await turn.take()
             session = self._session
             if session.closed:  # closed while this call waited for its turn
                 raise SessionError(f"{what}: the session was closed before sending")
@@ -281,10 +278,18 @@ class Site:
             failure: ThinknxError | None = None
             try:
                 if self._auth is None:
-                    reply = await session.pool.fetch(wire.method, wire.url, wire.headers, wire.body)
+                    reply = await session.pool.fetch(
+                        wire.method, wire.url, wire.headers, wire.body, turn
+                    )
                 else:
                     reply = await send_with_digest(
-                        session.pool, self._auth, wire.method, wire.url, wire.headers, wire.body
+                        session.pool,
+                        self._auth,
+                        wire.method,
+                        wire.url,
+                        wire.headers,
+                        wire.body,
+                        turn,
                     )
             except ReplyTooLarge as exc:
                 size = "" if exc.length is None else f" of {exc.length} bytes"
@@ -305,18 +310,17 @@ class Site:
         if status in _REDIRECTS and not redirected:
             self._follow_redirect(reply_headers.get("location"), what)
             return await self._attempt(endpoint, query, feedback, redirected=True)
-        bucket = self._bucket
         try:
             body = decode_reply(status, reply_headers, content, what)
         except RateLimitedError as error:
             pause = self._note_retry_after(error.retry_after)
-            if bucket is not None:
-                bucket.record_rate_limited(granted, pause)
+            if turn is not None:
+                turn.record_rate_limited(self, pause)
             if stats is not None:
                 stats.rate_limited += 1
             raise
-        if bucket is not None:
-            bucket.record_success()
+        if turn is not None:
+            turn.record_success()
         return body
 
     def _wire(self, controller: str, query: str, feedback: bool) -> Outgoing:

@@ -3,7 +3,13 @@
 One :class:`TokenBucket` per site. It is FIFO-fair, only the head waiter sleeps (one timer, no
 polling), a cancelled waiter consumes nothing, and its burst is explicit. It adapts: a 429 pauses
 it until ``Retry-After`` has passed and lowers its rate once per congestion episode; successes
-then raise the rate gradually back toward the configured one.
+then raise the rate gradually back toward the configured one (or, with :meth:`RateLimit.auto`,
+toward what the server turns out to accept).
+
+A request takes its tokens through a :class:`thinknx_async._turn.Turn`, spent at the wire: a
+request that must open a connection gives them back until it is ready to carry its bytes, so a
+TLS handshake never holds a token (the server's bucket drains when requests arrive, not when
+the client decides to send them).
 """
 
 from __future__ import annotations
@@ -32,6 +38,18 @@ def _check_rate_limit(limit: RateLimit) -> None:
         raise ValidationError(f"burst must be an integer >= 1, got {limit.burst!r}")
     if not (math.isfinite(limit.jitter) and limit.jitter >= 0):
         raise ValidationError(f"jitter must be a finite number >= 0, got {limit.jitter!r}")
+    ceiling = limit.ceiling
+    if ceiling is not None and not (
+        isinstance(ceiling, int | float) and math.isfinite(ceiling) and ceiling >= limit.rate
+    ):
+        raise ValidationError(f"ceiling must be a finite number >= rate, got {ceiling!r}")
+    if ceiling is not None and not limit.adaptive:
+        raise ValidationError("a ceiling needs adaptive=True: the rate only grows by adapting")
+
+
+_AUTO_RATE = 2.0  # requests a second RateLimit.auto() starts at
+_AUTO_CEILING = 1000.0  # and the most it grows to
+_AUTO_DOUBLING = 0.5  # seconds to double the rate while it is still searching
 
 
 @attrs.frozen(slots=True)
@@ -44,12 +62,31 @@ class RateLimit:
     margin comes out of the burst (``burst - rate * jitter`` tokens, at least one); a burst too
     small to pay for it spaces requests by ``jitter`` more instead. With ``adaptive`` the rate
     drops on a 429 and recovers on successes, never above ``rate``.
+
+    With a ``ceiling`` (see :meth:`auto`), ``rate`` is only where the client starts: it grows
+    until the server's first 429, then holds just under what the server accepted, never above
+    ``ceiling``.
     """
 
     rate: float
     burst: int = 1
     jitter: float = 0.05
     adaptive: bool = True
+    ceiling: float | None = None
+
+    @classmethod
+    def auto(
+        cls, *, ceiling: float = _AUTO_CEILING, rate: float = _AUTO_RATE, burst: int = 1
+    ) -> RateLimit:
+        """A limit to find out, for a server whose figure nobody knows.
+
+        Starts at ``rate`` requests a second, ``burst`` at once, and doubles the rate every half
+        second (slow start) until the server's first 429, or ``ceiling``. On that 429 it pauses
+        for ``Retry-After``, then runs at 90 % of the replies per second the server accepted
+        just before it, and refines that figure on the next 429, if any. See
+        ``docs/rate-limits.md``.
+        """
+        return cls(rate=rate, burst=burst, jitter=0.0, adaptive=True, ceiling=ceiling)
 
     def __attrs_post_init__(self) -> None:
         _check_rate_limit(self)
@@ -66,6 +103,7 @@ class RateLimit:
         return self.rate if shortfall <= 0 else self.rate / (1.0 + shortfall)
 
 
+_SHARED = 0.25  # seconds within which two sites' 429s are one relay-wide reply
 _TOLERANCE = 1e-9  # tokens: float rounding must not leave a waiter short of a whole token
 
 
@@ -79,6 +117,7 @@ class TokenBucket:
         "_capacity",
         "_clock",
         "_control",
+        "_last_429",
         "_limit",
         "_paused_until",
         "_rate",
@@ -96,10 +135,21 @@ class TokenBucket:
         self._sleep = sleep
         self._capacity = limit.capacity
         self._rate = limit.effective_rate
-        self._control = RateController(self._rate) if limit.adaptive else None
+        self._stamp = now = clock()
+        self._control: RateController | None = None
+        if limit.ceiling is not None:
+            self._control = RateController(
+                limit.ceiling,
+                rate=self._rate,
+                burst=self._capacity,
+                doubling=_AUTO_DOUBLING,
+                started=now,
+            )
+        elif limit.adaptive:
+            self._control = RateController(self._rate, burst=self._capacity, started=now)
         self._tokens = self._capacity
-        self._stamp = clock()
         self._paused_until = -math.inf
+        self._last_429: tuple[float, int] | None = None
         self._waiters: deque[anyio.Event] | None = None  # made for the first wait: 760 bytes
 
     def __repr__(self) -> str:
@@ -142,26 +192,34 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self._rate
 
-    def try_acquire(self) -> float | None:
-        """Take a token without waiting: the grant time, or ``None`` if one is not free now."""
-        if self._waiters:
+    def try_acquire(self, first: bool = False) -> float | None:
+        """Take a token without waiting: the grant time, or ``None`` if one is not free now.
+
+        ``first``: a token given back (:meth:`give_back`) is taken again ahead of the queue.
+        """
+        if self._waiters and not first:
             return None  # FIFO: nobody jumps the queue
         now = self._clock()
         return now if self._delay(now) == 0.0 else None
 
-    async def acquire(self) -> float:
+    async def acquire(self, first: bool = False) -> float:
         """Wait for a token, in FIFO order; return the time it was granted.
 
-        Cancelling the wait consumes nothing and lets the next waiter move up.
+        ``first``: wait at the head of the queue (a request taking back the token it gave back
+        had its turn already). Cancelling the wait consumes nothing and lets the next waiter
+        move up.
         """
-        granted = self.try_acquire()
+        granted = self.try_acquire(first)
         if granted is not None:
             return granted
         me = anyio.Event()
         waiters = self._waiters
         if waiters is None:
             waiters = self._waiters = deque()
-        waiters.append(me)
+        if first:
+            waiters.appendleft(me)  # the head it displaces may wake too: both draw tokens
+        else:
+            waiters.append(me)
         try:
             if waiters[0] is not me:
                 await me.wait()  # the previous head wakes us when it leaves
@@ -183,7 +241,7 @@ class TokenBucket:
         if control is None:
             return
         now = self._clock()
-        if self._rate < self._limit.effective_rate:
+        if self._rate < control.ceiling:
             self._refill(now)  # tokens earned so far count at the old rate
         control.success(now)
         self._rate = control.rate
@@ -202,5 +260,28 @@ class TokenBucket:
         self._paused_until = max(self._paused_until, now + pause)
         self._stamp = max(self._stamp, self._paused_until)
         if self._control is not None:
-            self._control.rate_limited(now, granted_at)
+            self._control.rate_limited(now, granted_at, self._paused_until)
             self._rate = self._control.rate
+
+    def give_back(self) -> None:
+        """Return a token taken but not yet spent (its request is still opening a connection).
+
+        Tokens are earned, never granted, so the queue's head finds it when it wakes.
+        """
+        self._refill(self._clock())
+        self._tokens = min(self._capacity, self._tokens + 1.0)
+
+    def shares_429(self, source: object) -> bool:
+        """Note a 429 of ``source`` (a site) on this shared bucket: whether another source had
+        one at nearly the same time (a quarter of a second), or during this bucket's pause.
+
+        A relay that limits its caller as a whole answers many sites' requests with 429s at
+        once; a site's own limit answers that site only.
+        """
+        now = self._clock()
+        last = self._last_429
+        self._last_429 = (now, id(source))
+        if last is None:
+            return False
+        at, other = last
+        return other != id(source) and (now - at <= _SHARED or now < self._paused_until)

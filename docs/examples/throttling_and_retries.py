@@ -49,4 +49,4 @@ if __name__ == "__main__":
 # 20 reads, all answered
 # rate in force: 10/s of 10/s
 # bucket holds 4.5 tokens
-# slow site limit: RateLimit(rate=1.0, burst=2, jitter=0.05, adaptive=True)
+# slow site limit: RateLimit(rate=1.0, burst=2, jitter=0.05, adaptive=True, ceiling=None)

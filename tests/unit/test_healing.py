@@ -8,7 +8,7 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from thinknx_async._pool import ConnectionPool, PoolStats, Reply
+from thinknx_async._pool import ConnectionPool, PoolStats, Reply, Tokens
 
 URL = "http://relay.example/KEY/api/V1/power?guid=G&cmd=1"
 
@@ -26,7 +26,12 @@ class FakePool:
         FakePool.made.append(self)
 
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
         assert not self.closed, "a request was routed to a closed pool"
         self.sent += 1
@@ -91,7 +96,12 @@ async def test_a_pool_is_checked_only_once_nothing_of_ours_is_in_it() -> None:
 
 class FailingPool(FakePool):
     async def fetch(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tokens: Tokens | None = None,
     ) -> Reply:
         raise OSError("refused")
 
