@@ -17,6 +17,7 @@ _RATE_FIELDS = (
     "drop_before_rate",
     "drop_after_rate",
     "slow_rate",
+    "stall_rate",
 )
 
 
@@ -46,6 +47,9 @@ class Faults:
     slow_rate: float = 0.0
     """Probability of a body trickled over ``slow_seconds``."""
     slow_seconds: float = 1.0
+    stall_rate: float = 0.0
+    """Probability of a request held unanswered (and not executed) until the client leaves, at
+    most ``down_max_hold``: a reply that never comes, whatever the client's timeout."""
     down: bool = False
     """Answer nothing: hold each request until the client leaves, at most ``down_max_hold``."""
     down_max_hold: float = 10.0
@@ -101,6 +105,7 @@ class FaultPlan:
     error_after: bool = False
     drop_after: bool = False
     slow: float = 0.0
+    stall: bool = False
 
 
 NO_FAULT = FaultPlan()
@@ -145,4 +150,6 @@ class FaultState:
             error_after = r() < f.error_after_rate
             drop_after = r() < f.drop_after_rate
             slow = f.slow_seconds if r() < f.slow_rate else 0.0
-        return FaultPlan(delay, error_before, drop_before, error_after, drop_after, slow)
+            # Drawn only when configured: the seeds of earlier fault sets replay as before.
+            stall = bool(f.stall_rate) and r() < f.stall_rate
+        return FaultPlan(delay, error_before, drop_before, error_after, drop_after, slow, stall)
