@@ -81,7 +81,7 @@ def server() -> Iterator[tuple[Simulator, SimulatorThread]]:
         yield sim, thread
 
 
-def quiet(sim: Simulator, timeout: float = 10.0, unanswered: int = 0) -> bool:
+def quiet(sim: Simulator, timeout: float = 30.0, unanswered: int = 0) -> bool:
     """Wait (bounded) until the server has answered every request it received.
 
     A request the client gave up on (a timeout, a cancellation) may still be running in the
@@ -142,7 +142,7 @@ def session_for(**options: Any) -> Session:
 
 async def settle(sim: Simulator, ledger: Ledger, unanswered: int = 0) -> Figures:
     """Wait (bounded) for requests the client gave up on, then settle the ledger."""
-    assert await anyio.to_thread.run_sync(quiet, sim, 10.0, unanswered)
+    assert await anyio.to_thread.run_sync(quiet, sim, 30.0, unanswered)
     figures = ledger.settle(executed_in(sim))
     assert figures.ok, figures.problems
     assert figures.lost == 0
