@@ -208,8 +208,7 @@ async def test_site_rate_limits_apply_and_slowdowns_are_reported(
 
     from thinknx_async.simulator import SimulatorConfig, create_app
 
-    # One request, then a token every 5 s: the six at once always outrun it.
-    config = SimulatorConfig(local_ports=0, rate=0.2, burst=1, retry_after="none")
+    config = SimulatorConfig(local_ports=0, rate=2.0, burst=1, retry_after="none")
     limited = Simulator(big_project, config)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(limited)))
     retry = RetryPolicy(max_attempts=2, backoff=0.0)
