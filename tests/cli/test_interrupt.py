@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from thinknx_async.cli import INTERRUPTED
 from thinknx_async.simulator import Faults, Simulator
 
+from .._wait import until_blocking
 from .conftest import ROOT
 
 
@@ -21,15 +21,6 @@ def _default_sigint() -> None:
     """In the child: Ctrl-C's default action, even when this run ignores SIGINT (as a job
     started in the background by a shell does, and its children inherit)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _wait(condition: object, what: str, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"never reached: {what}")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
@@ -51,7 +42,7 @@ def test_ctrl_c_mid_fan_out_exits_130_cleanly(
         preexec_fn=_default_sigint,
     )
     try:
-        _wait(lambda: sim.counters.requests() == 4, "every site's request in the server")
+        until_blocking(lambda: sim.counters.requests() == 4, "every site's request in the server")
         child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=30)
     finally:
@@ -62,5 +53,5 @@ def test_ctrl_c_mid_fan_out_exits_130_cleanly(
     assert child.returncode == INTERRUPTED, (stdout, stderr)
     assert "interrupted" in stderr
     assert "Traceback" not in stderr + stdout
-    _wait(lambda: sim.counters.connected == 0, "every connection closed")
+    until_blocking(lambda: sim.counters.connected == 0, "every connection closed")
     assert sim.counters.total_executed() == 0  # nothing ran: the server was holding them

@@ -31,13 +31,12 @@ from thinknx_async import (
 )
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from .._wait import BOUND, until
 from ..conftest import Transport
 
 SITES = 20
 MAX_CONNECTIONS = 24
 MAX_IN_FLIGHT = 2
-BOUND = 30.0
-"""Seconds any one step of a test may take (``fail_after``); every hold outlasts it."""
 NEVER = 3 * BOUND
 """A timeout or a hold that cannot end before the test's own bound fails the test."""
 STARVED = RateLimit(rate=1 / NEVER, burst=1, jitter=0.0)
@@ -108,15 +107,6 @@ def assert_nothing_held(session: Session, sites: list[tuple[Site, dict[str, Any]
     for site, _ in sites:
         assert site.in_flight == 0, site
         assert site.bucket is None or site.bucket.waiting == 0, site
-
-
-async def wait_for(condition: Any, what: str, limit: float = BOUND) -> None:
-    """Poll ``condition`` until true; fail (not hang) after ``limit`` seconds."""
-    with anyio.move_on_after(limit):
-        while not condition():  # noqa: ASYNC110 - the state changes in other threads too
-            await anyio.sleep(0.005)
-        return
-    pytest.fail(f"never reached: {what}")
 
 
 async def call(site: Site, entry: dict[str, Any], n: int) -> None:
@@ -206,7 +196,7 @@ async def open_plan(
 async def quiet(sim: Simulator) -> None:
     """Wait until every request the simulator received has ended (cancelled ones too)."""
     counters = sim.counters
-    await wait_for(lambda: counters.requests() == counters.responses(), "a quiet server")
+    await until(lambda: counters.requests() == counters.responses(), "a quiet server")
 
 
 @pytest.mark.anyio
@@ -239,7 +229,7 @@ async def test_cancellation_storm_leaks_nothing(
                 for n in range(calls):
                     group.start_soon(held_call, unlimited[n % len(unlimited)], n)
                 stats = session.pool_stats
-                await wait_for(
+                await until(
                     lambda: getattr(stats(), "in_flight", 0) == MAX_CONNECTIONS,
                     "every pooled connection in use",
                 )
@@ -250,7 +240,7 @@ async def test_cancellation_storm_leaks_nothing(
         assert len(results) == calls
         assert sim.counters.total_executed() - before == calls
         assert_nothing_held(session, plan.sites)
-    await wait_for(lambda: sim.counters.connected == 0, "every connection closed")
+    await until(lambda: sim.counters.connected == 0, "every connection closed")
 
 
 @pytest.mark.anyio
@@ -280,7 +270,7 @@ async def test_closing_the_session_under_load_ends_every_call_with_a_typed_error
                 for n in range(1000):
                     group.start_soon(one, *sites[n % SITES])
                 # Every connection is in use and its request held: nothing else can be sent.
-                await wait_for(
+                await until(
                     lambda: sim.counters.requests() - before == MAX_CONNECTIONS,
                     "every pooled connection's request at the server",
                 )
@@ -291,7 +281,7 @@ async def test_closing_the_session_under_load_ends_every_call_with_a_typed_error
     assert outcomes.count("SessionError") >= 1000 - MAX_CONNECTIONS
     assert set(outcomes) <= {"SessionError", "TransportError"}
     assert sim.counters.requests() - before == MAX_CONNECTIONS  # nothing sent after the close
-    await wait_for(lambda: sim.counters.connected == 0, "every connection closed")
+    await until(lambda: sim.counters.connected == 0, "every connection closed")
 
 
 @pytest.mark.anyio
@@ -317,4 +307,4 @@ async def test_read_timeouts_firing_amid_cancellations_leak_nothing(
         site, entry = plan.sites[0]
         result = await site.light(entry["devices"]["light"][0]).turn_on()
         assert result.guid == entry["devices"]["light"][0]
-    await wait_for(lambda: sim.counters.connected == 0, "every connection closed")
+    await until(lambda: sim.counters.connected == 0, "every connection closed")

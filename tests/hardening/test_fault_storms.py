@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -22,6 +21,7 @@ from thinknx_async import RateLimit, RetryPolicy, Session, Site
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 from thinknx_async.simulator.faults import FaultState
 
+from .._wait import until, until_blocking
 from ..conftest import Transport
 
 DEVICES = {"light": 3, "blind": 2, "thermostat": 1, "hvac": 0, "scene": 6, "button": 20}
@@ -41,15 +41,6 @@ FAULTY = Faults(
 
 TIMEOUT = 2.0
 """The client's timeout: only a reply that never comes outlasts it, however loaded the machine."""
-
-
-async def until(condition: Any, what: str, limit: float = 30.0) -> None:
-    """Poll ``condition`` until true; fail (not hang) after ``limit`` seconds."""
-    with anyio.move_on_after(limit):
-        while not condition():  # noqa: ASYNC110 - the state changes in other threads too
-            await anyio.sleep(0.005)
-        return
-    pytest.fail(f"never reached: {what}")
 
 
 def injected(faults: Faults, requests: int) -> tuple[int, int]:
@@ -81,26 +72,21 @@ def server() -> Iterator[tuple[Simulator, SimulatorThread]]:
         yield sim, thread
 
 
-def quiet(sim: Simulator, timeout: float = 30.0, unanswered: int = 0) -> bool:
-    """Wait (bounded) until the server has answered every request it received.
+def quiet(sim: Simulator, unanswered: int = 0) -> Callable[[], bool]:
+    """Whether the server has answered every request it received.
 
     A request the client gave up on (a timeout, a cancellation) may still be running in the
     server, and may still execute: the counters are final only once it has answered.
     ``unanswered`` requests were cut short by a server that stopped, and never will be.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sim.counters.requests() - sim.counters.responses() == unanswered:
-            return True
-        time.sleep(0.01)
-    return False
+    return lambda: sim.counters.requests() - sim.counters.responses() == unanswered
 
 
 @pytest.fixture
 def fresh(server: tuple[Simulator, SimulatorThread]) -> tuple[Simulator, SimulatorThread]:
     sim, thread = server
     sim.set_faults(Faults())
-    assert quiet(sim), "a previous test left requests running in the server"
+    until_blocking(quiet(sim), "the requests of a previous test ended in the server")
     sim.reset()
     return sim, thread
 
@@ -142,7 +128,7 @@ def session_for(**options: Any) -> Session:
 
 async def settle(sim: Simulator, ledger: Ledger, unanswered: int = 0) -> Figures:
     """Wait (bounded) for requests the client gave up on, then settle the ledger."""
-    assert await anyio.to_thread.run_sync(quiet, sim, 30.0, unanswered)
+    await until(quiet(sim, unanswered), "every request the client gave up on ended")
     figures = ledger.settle(executed_in(sim))
     assert figures.ok, figures.problems
     assert figures.lost == 0

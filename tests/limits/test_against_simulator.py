@@ -18,6 +18,8 @@ import pytest
 from thinknx_async import RateLimit, RetryPolicy, Session, Site, ThinknxError
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
 
+from .._wait import until
+
 
 async def run_all(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
     """Start every call at once; return each result or the ThinknxError it raised."""
@@ -105,8 +107,7 @@ async def test_twenty_sites_run_in_parallel_each_at_its_own_limit() -> None:
                 async with anyio.create_task_group() as tg:
                     for index in range(20):
                         tg.start_soon(drive, index)
-                    while sim.counters.requests() < 20:  # noqa: ASYNC110 - the server's thread
-                        await anyio.sleep(0.005)
+                    await until(lambda: sim.counters.requests() >= 20, "a command per site held")
                     held = sim.counters.requests() - sim.counters.responses()
                     sim.set_faults(Faults())
     assert held == 20
@@ -175,8 +176,7 @@ async def test_cancelling_half_the_waiting_calls_leaks_nothing() -> None:
                     for scope in scopes:
                         tg.start_soon(call, scope)
                     # Every slot's request at the server, the other calls waiting for a slot.
-                    while sim.counters.requests() < 8:  # noqa: ASYNC110 - the server's thread
-                        await anyio.sleep(0.005)
+                    await until(lambda: sim.counters.requests() >= 8, "every slot's request held")
                     for scope in rng.sample(scopes, 150):
                         scope.cancel()
                     sim.set_faults(Faults())

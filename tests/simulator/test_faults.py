@@ -19,6 +19,7 @@ from thinknx_async.simulator import (
 )
 from thinknx_async.simulator.faults import FaultState
 
+from .._wait import until
 from .conftest import asgi_client
 
 pytestmark = pytest.mark.anyio
@@ -158,8 +159,7 @@ async def test_down_mode_holds_until_client_gives_up(project: Project) -> None:
             held = sim.counters.requests() + 1
 
             async def release() -> None:  # once the request is held, not before
-                while sim.counters.requests() < held:  # noqa: ASYNC110
-                    await anyio.sleep(0.01)
+                await until(lambda: sim.counters.requests() >= held, "the request held")
                 await client.patch("/_sim/faults", json={"down": False})
 
             async with anyio.create_task_group() as group:
@@ -192,8 +192,8 @@ async def test_stalled_requests_are_held_until_the_client_leaves(project: Projec
                     for _ in range(40):
                         group.start_soon(one)
                 # The server sees each client leave (its held requests end, uncounted as run).
-                while sim.counters.requests() != sim.counters.responses():  # noqa: ASYNC110
-                    await anyio.sleep(0.01)
+                counters = sim.counters
+                await until(lambda: counters.requests() == counters.responses(), "all ended")
             assert sorted(fates) == sorted(["stalled"] * expected + ["200"] * (40 - expected))
             assert sim.counters.responses(0) == expected
             assert sim.counters.executed(button(sim)) == 40 - expected
@@ -226,8 +226,7 @@ async def test_stop_releases_held_requests(project: Project) -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(held)
-        while sim.counters.requests() < 1:  # noqa: ASYNC110 - held before the stop, not after
-            await anyio.sleep(0.01)
+        await until(lambda: sim.counters.requests() >= 1, "the request held before the stop")
         await anyio.to_thread.run_sync(server.stop)
     assert outcome  # the held request ended (with an error) instead of hanging
 
