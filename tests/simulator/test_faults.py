@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -16,8 +17,10 @@ from thinknx_async.simulator import (
     Simulator,
     SimulatorConfig,
     SimulatorThread,
+    create_app,
 )
 from thinknx_async.simulator.faults import FaultState
+from thinknx_async.simulator.responses import Message, Receive, Scope, Send
 
 from .._wait import until
 from .conftest import asgi_client
@@ -134,16 +137,35 @@ async def test_latency_fixed_uniform_and_spike(project: Project) -> None:
 
 async def test_slow_reply_trickles(project: Project) -> None:
     sim = Simulator(project, SimulatorConfig(faults=Faults(slow_rate=1.0, slow_seconds=0.3)))
+    # What the server sends, piece by piece (how a client's reads group them is the client's).
+    app = create_app(sim)
+    sent: list[tuple[float, bytes]] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                sent.append((time.monotonic(), message.get("body", b"")))
+            await send(message)
+
+        await app(scope, receive, record)
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=recording), base_url="http://127.0.0.1"
+    ) as client:
+        start = time.monotonic()
+        r = await client.get(trigger_url(project))
+    assert len(sent) == 8  # in eight pieces, each after its share of the 0.3 s
+    times = [start] + [t for t, _ in sent]
+    assert all(later - earlier >= 0.3 / 8 * 0.99 for earlier, later in itertools.pairwise(times))
+    assert b"".join(body for _, body in sent) == r.content
+    # Over a socket too: the whole reply, no sooner than its 0.3 s.
     with SimulatorThread(sim) as server:
         async with httpx.AsyncClient(base_url=server.relay_url) as client:
             start = time.monotonic()
-            chunks = []
             async with client.stream("GET", trigger_url(project)) as r:
-                async for chunk in r.aiter_raw():
-                    chunks.append(chunk)
+                body = b"".join([chunk async for chunk in r.aiter_raw()])
             assert time.monotonic() - start >= 0.29
-            assert len(chunks) > 1
-            assert b"".join(chunks).startswith(b'{"namespace":"trigger"')
+            assert body.startswith(b'{"namespace":"trigger"')
 
 
 async def test_down_mode_holds_until_client_gives_up(project: Project) -> None:
