@@ -124,10 +124,12 @@ async def storm(plan: Plan, calls: int, rng: random.Random, *, timeouts: bool = 
 
     A stalled site's call has a deadline of its own shorter than the session's timeout
     (ends "timed out"), or is cancelled by the test ("cancelled"), or, with ``timeouts``, is
-    left to the session's read timeout (a typed ``TimeoutError``).
+    left to the session's read timeout (a typed ``TimeoutError``: the first two per site).
     """
     expected: list[str] = []
     ended: list[str] = []
+    # A stalled site's first calls, as many as its in-flight slots: they time out together.
+    left_to_time_out = dict.fromkeys(plan.stalled, MAX_IN_FLIGHT) if timeouts else {}
     cancel: list[anyio.CancelScope] = []
 
     async def one(n: int, deadline: float | None, scope: anyio.CancelScope) -> None:
@@ -154,10 +156,11 @@ async def storm(plan: Plan, calls: int, rng: random.Random, *, timeouts: bool = 
             elif index in plan.starved:
                 fate = "cancelled"
             else:
-                # Few left to the read timeout: each holds an in-flight slot for a full timeout.
-                draw = rng.random()
-                fate = "TimeoutError" if timeouts and draw < 0.025 else "cancelled"
-                if draw > 0.5:
+                fate = "cancelled"
+                if left_to_time_out.get(index, 0):  # each holds a slot for a whole timeout
+                    fate = "TimeoutError"
+                    left_to_time_out[index] -= 1
+                elif rng.random() > 0.5:
                     fate, deadline = "timed out", rng.uniform(0.001, 0.5)
             if fate == "cancelled":
                 cancel.append(scope)
@@ -294,9 +297,10 @@ async def test_read_timeouts_firing_amid_cancellations_leak_nothing(
     sim, thread = server
     await quiet(sim)
     rng = random.Random(11)
-    # Over the callers' own deadlines (at most 0.5 s), which therefore always fire first. A
-    # connection for every in-flight slot: no call waits for the pool, where it could time out.
-    timeout = 1.0
+    # Over the callers' own deadlines (at most 0.5 s), which therefore always fire first, and
+    # long enough for a healthy reply on a loaded machine. A connection for every in-flight
+    # slot: no call waits for the pool, where it could time out.
+    timeout = 2.5
     async with make_session(transport, timeout, SITES * MAX_IN_FLIGHT) as session:
         healthy = set(range(8))
         plan = await open_plan(session, sim, thread, healthy=healthy, starved=set(range(8, 16)))
