@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from thinknx_async._deadlines import Deadlines
+from thinknx_async._transport.deadlines import Deadlines
 
 from ._virtual_time import virtual_time
 
