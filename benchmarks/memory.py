@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from thinknx_async import Session
-from thinknx_async._pool import Tokens
+from thinknx_async._transport import Tokens
 
 from . import _common as common
 

@@ -4,8 +4,8 @@ Typed, throttled per site, retried without ever doubling a command, and built to
 house or fan a command out to hundreds of sites.
 """
 
-from ._pool import PoolStats
 from ._stats import RequestStats, count_requests
+from ._transport import PoolStats
 from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ApiError,

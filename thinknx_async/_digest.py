@@ -11,7 +11,7 @@ from collections.abc import Generator, Mapping
 
 import httpx
 
-from ._pool import Pool, Reply, Tokens
+from ._transport import Pool, Reply, Tokens
 
 __all__ = ["SiteDigestAuth", "send_with_digest"]
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from ._numbers import parse_number
-from ._pool import CallTimeout
 from ._secrets import redact
+from ._transport.base import (
+    BadReply,
+    ConnectFailed,
+    PoolClosed,
+    ReplyTooLarge,
+    Timeout,
+    TransportFailure,
+    first_message,
+)
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -24,6 +29,7 @@ from .errors import (
     ProtocolError,
     RateLimitedError,
     ServerError,
+    SessionError,
     ThinknxError,
     TimeoutError,
     TransportError,
@@ -116,81 +122,56 @@ def _preview(content: bytes) -> str:
     return repr(text[:60]) + ("..." if len(text) > 60 else "")
 
 
-def _first_message(exc: BaseException) -> str:
-    """The first non-empty message along ``exc``'s causes (under trio a TLS failure reaches
-    httpx as an empty ``ConnectError`` whose cause says what went wrong)."""
-    link: BaseException | None = exc
-    for _ in range(8):
-        if link is None:
-            break
-        text = str(link)
-        if text:
-            return text
-        link = link.__cause__ or link.__context__
-    return ""
-
-
-def _certificate_failure(exc: BaseException) -> str | None:
-    """OpenSSL's reason, when a certificate rejection is along ``exc``'s causes."""
-    link: BaseException | None = exc
-    for _ in range(8):
-        if link is None:
-            break
-        # aiohttp's own certificate error subclasses ssl's but has no verify_message: go on
-        # to the ssl error it was raised from.
-        if isinstance(link, ssl.SSLCertVerificationError) and hasattr(link, "verify_message"):
-            return str(link.verify_message or link.reason or "certificate verify failed")
-        link = link.__cause__ or link.__context__
-    return None
-
-
 # Text that only makes sense inside the libraries below: object ids and OpenSSL's source
 # positions (a text about anyio's cancel scopes is dropped whole). What is left is the fact a
 # user can act on.
 _INTERNALS = re.compile(r"\s*\(?\b_ssl\.c:\d+\)?|\s*\bat 0x[0-9a-f]+\b")
-_PHASES: dict[type[httpx.TimeoutException], tuple[str, str]] = {
-    httpx.ConnectTimeout: ("connect", "no connection opened"),
-    httpx.PoolTimeout: ("pool", "no free connection in the pool"),
-    httpx.WriteTimeout: ("write", "request not sent"),
-    httpx.ReadTimeout: ("read", "no reply"),
+_PHASES: dict[str, str] = {
+    "connect": "no connection opened",
+    "pool": "no free connection in the pool",
+    "write": "request not sent",
+    "read": "no reply",
+    "call": "no whole reply",
 }
 
 
-def _detail(exc: httpx.HTTPError) -> str:
+def _detail(exc: TransportFailure) -> str:
     """What went wrong, as a user reads it: secrets masked, library internals gone."""
-    text = _first_message(exc)
+    text = first_message(exc)
     if "cancel scope" in text.lower():
         return ""
     return _INTERNALS.sub("", redact(text)).strip(" ;:")
 
 
 def transport_error(
-    exc: httpx.HTTPError, what: str, timeouts: Mapping[str, float | None]
+    exc: TransportFailure, what: str, timeouts: Mapping[str, float | None], max_reply_size: int
 ) -> ThinknxError:
-    """The typed error for an httpx failure (set ``exc``, masked, as its cause).
+    """The typed error for a transport's failure (set ``exc``, masked, as its cause).
 
-    A timeout names its phase (connect, write, read, pool) and how long it was given.
+    A timeout names its phase (connect, write, read, pool, the whole call) and how long it was
+    given; a rejected certificate gives OpenSSL's reason.
     """
-    reason = _certificate_failure(exc)
-    if reason is not None:
-        return CertificateError(f"{what}: TLS certificate rejected ({reason})", reason)
-    error: TransportError
-    if isinstance(exc, CallTimeout):
-        return TimeoutError(f"{what}: no whole reply within {exc.seconds:g} s (call timeout)")
-    if isinstance(exc, httpx.TimeoutException):
-        kinds = (names for kind, names in _PHASES.items() if isinstance(exc, kind))
-        phase, fact = next(kinds, ("read", "no reply"))
-        limit = timeouts.get(phase)
+    if isinstance(exc, Timeout):
+        limit = exc.seconds if exc.seconds is not None else timeouts.get(exc.phase)
         within = "" if limit is None else f" within {limit:g} s"
-        error = TimeoutError(f"{what}: {fact}{within} ({phase} timeout)")
-        error.never_sent = phase in ("connect", "pool")
+        error: TransportError = TimeoutError(f"{what}: {_PHASES[exc.phase]}{within} "
+                                             f"({exc.phase} timeout)")  # fmt: skip
+        error.never_sent = exc.never_sent
         return error
+    if isinstance(exc, ReplyTooLarge):
+        size = "" if exc.length is None else f" of {exc.length} bytes"
+        return ProtocolError(f"{what}: reply{size} is over the {max_reply_size}-byte limit")
+    if isinstance(exc, PoolClosed):
+        return SessionError(f"{what}: the session was closed")
+    if isinstance(exc, ConnectFailed) and exc.certificate is not None:
+        reason = exc.certificate
+        return CertificateError(f"{what}: TLS certificate rejected ({reason})", reason)
     detail = _detail(exc)
     shown = f" ({detail})" if detail else ""
-    if isinstance(exc, httpx.ConnectError):
-        error = ConnectError(f"{what}: cannot connect{shown}")
-    elif isinstance(exc, httpx.TransportError):
-        error = TransportError(f"{what}: connection failed{shown}")
-    else:
-        return ProtocolError(f"{what}: {type(exc).__name__}{shown}")
+    if isinstance(exc, BadReply):
+        return ProtocolError(f"{what}: reply not readable{shown}")
+    if isinstance(exc, ConnectFailed):
+        return ConnectError(f"{what}: cannot connect{shown}")
+    error = TransportError(f"{what}: connection failed{shown}")
+    error.never_sent = exc.never_sent
     return error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ._transport.base import PoolClosed
 from .throttle import TokenBucket
 
 __all__ = ["Turn"]
@@ -68,13 +69,13 @@ class Turn:
     async def __call__(self) -> None:
         """The connection is ready to carry the attempt: take back the tokens it gave back.
 
-        Raises ``RuntimeError`` when the session closed meanwhile: nothing is sent after it.
+        Raises :class:`PoolClosed` when the session closed meanwhile: nothing is sent after it.
         """
         if self.returned:
             await self.take(first=True)  # it had its turn: no queueing behind later ones
             self.returned = False
             if self.owner.closed:
-                raise RuntimeError("the connection pool is closed")
+                raise PoolClosed
 
     def record_success(self) -> None:
         """The attempt's reply was not a 429: both buckets may grow back."""

@@ -12,8 +12,7 @@ from typing import Final, Literal, Self
 import httpx
 
 from ._addresses import Address, local_address, relay_address, relay_root
-from ._httpx import ClientPool
-from ._pool import Pool, PoolStats, RequestDefaults, open_pool
+from ._transport import ClientPool, Pool, PoolStats, RequestDefaults, open_pool
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather

@@ -14,10 +14,10 @@ import httpx
 from . import _endpoints as ep
 from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
-from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
 from ._secrets import Outgoing, masked_chain, redact
 from ._stats import current as current_stats
+from ._transport import TransportFailure
 from ._turn import Turn
 from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
@@ -291,17 +291,13 @@ class Site:
                         wire.body,
                         turn,
                     )
-            except ReplyTooLarge as exc:
-                size = "" if exc.length is None else f" of {exc.length} bytes"
-                limit = session.max_reply_size
-                failure = ProtocolError(f"{what}: reply{size} is over the {limit}-byte limit")
-            except httpx.HTTPError as exc:
-                failure = transport_error(exc, what, session.timeouts)
-                failure.__cause__ = masked_chain(exc)
-            except RuntimeError as exc:  # the pool refuses to send once closed
-                if session.closed:
-                    raise SessionError(f"{what}: the session was closed") from exc
-                raise
+            except TransportFailure as exc:
+                timeouts, limit = session.timeouts, session.max_reply_size
+                failure = transport_error(exc, what, timeouts, limit)
+                # The cause is the backend's own exception (the contract's is only a carrier),
+                # masked, with the frames it passed through cleared.
+                chain = masked_chain(exc)
+                failure.__cause__ = chain.__cause__ or chain
             if failure is not None:  # raised here, not in a handler: no raw error as context
                 raise failure
         finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from thinknx_async.cli import INTERRUPTED
 from thinknx_async.simulator import Faults, Simulator
 
+from .._wait import until_blocking
 from .conftest import ROOT, cli_env
 
 
@@ -48,33 +48,25 @@ def interrupt(child: subprocess.Popen[str], ready: Callable[[], object]) -> tupl
             child.communicate()
 
 
-def _wait(condition: object, what: str, limit: float = 15.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"never reached: {what}")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
 def test_ctrl_c_mid_fan_out_exits_130_cleanly(
     inventory: Path, sim: Simulator, transport: str
 ) -> None:
-    sim.set_faults(Faults(down=True, down_max_hold=30.0))  # held until the client leaves
+    sim.set_faults(Faults(down=True, down_max_hold=120.0))  # held until the client leaves
     child = start_cli("light", "on", "lobby", "--all", "-i", str(inventory),
                       "--transport", transport, "--timeout", "60")  # fmt: skip
     try:
         stdout, stderr = interrupt(
-            child, lambda: _wait(lambda: sim.counters.requests() == 4, "every request held")
+            child,
+            lambda: until_blocking(lambda: sim.counters.requests() == 4, "every request held"),
         )
     finally:
         sim.set_faults(Faults())
     assert child.returncode == INTERRUPTED, (stdout, stderr)
     assert "interrupted" in stderr
     assert "Traceback" not in stderr + stdout
-    _wait(lambda: sim.counters.connected == 0, "every connection closed")
+    until_blocking(lambda: sim.counters.connected == 0, "every connection closed")
     assert sim.counters.total_executed() == 0  # nothing ran: the server was holding them
 
 

@@ -242,7 +242,7 @@ class HostileServer:
             self.requests.clear()
             self.raw.clear()
 
-    def wait_closed(self, timeout: float = 5.0) -> int:
+    def wait_closed(self, timeout: float = 30.0) -> int:
         """Wait (bounded) until the client closed every connection; return how many are open."""
         deadline = time.monotonic() + timeout
         while self.open_connections and time.monotonic() < deadline:

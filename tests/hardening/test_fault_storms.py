@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -20,15 +19,17 @@ import pytest
 from benchmarks.soak import KNX_CONTROLLERS, Figures, Ledger, Workload, run_round
 from thinknx_async import RateLimit, RetryPolicy, Session, Site
 from thinknx_async.simulator import Faults, Project, Simulator, SimulatorConfig, SimulatorThread
+from thinknx_async.simulator.faults import FaultState
 
+from .._wait import until, until_blocking
 from ..conftest import Transport
 
 DEVICES = {"light": 3, "blind": 2, "thermostat": 1, "hvac": 0, "scene": 6, "button": 20}
 FAULTY = Faults(
     latency=0.0,
     latency_max=0.005,
-    spike_rate=0.03,
-    spike_seconds=0.8,  # longer than the client's read timeout
+    stall_rate=0.03,  # replies that never come: the client's read timeout fires, always
+    down_max_hold=60.0,
     error_before_rate=0.05,
     error_after_rate=0.05,
     drop_before_rate=0.03,
@@ -36,6 +37,30 @@ FAULTY = Faults(
     slow_rate=0.03,
     slow_seconds=0.1,
 )
+
+
+TIMEOUT = 2.0
+"""The client's timeout: only a reply that never comes outlasts it, however loaded the machine."""
+
+
+def injected(faults: Faults, requests: int) -> tuple[int, int]:
+    """500s and unanswered requests (drops, stalls) among the first ``requests`` fates drawn."""
+    state = FaultState(faults)
+    errors = unanswered = 0
+    for _ in range(requests):
+        plan = state.plan()  # in the order the simulator applies them
+        for fault, is_error in (
+            (plan.stall, False),
+            (plan.error_before, True),
+            (plan.drop_before, False),
+            (plan.error_after, True),
+            (plan.drop_after, False),
+        ):
+            if fault:
+                errors += is_error
+                unanswered += not is_error
+                break
+    return errors, unanswered
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +72,21 @@ def server() -> Iterator[tuple[Simulator, SimulatorThread]]:
         yield sim, thread
 
 
-def quiet(sim: Simulator, timeout: float = 10.0, unanswered: int = 0) -> bool:
-    """Wait (bounded) until the server has answered every request it received.
+def quiet(sim: Simulator, unanswered: int = 0) -> Callable[[], bool]:
+    """Whether the server has answered every request it received.
 
     A request the client gave up on (a timeout, a cancellation) may still be running in the
     server, and may still execute: the counters are final only once it has answered.
     ``unanswered`` requests were cut short by a server that stopped, and never will be.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sim.counters.requests() - sim.counters.responses() == unanswered:
-            return True
-        time.sleep(0.01)
-    return False
+    return lambda: sim.counters.requests() - sim.counters.responses() == unanswered
 
 
 @pytest.fixture
 def fresh(server: tuple[Simulator, SimulatorThread]) -> tuple[Simulator, SimulatorThread]:
     sim, thread = server
     sim.set_faults(Faults())
-    assert quiet(sim), "a previous test left requests running in the server"
+    until_blocking(quiet(sim), "the requests of a previous test ended in the server")
     sim.reset()
     return sim, thread
 
@@ -101,14 +121,14 @@ def open_sites(session: Session, thread: SimulatorThread) -> list[tuple[Site, di
 
 def session_for(**options: Any) -> Session:
     options.setdefault("retry", RetryPolicy(max_attempts=4, backoff=0.01, max_backoff=0.05))
-    options.setdefault("timeout", 0.5)
+    options.setdefault("timeout", TIMEOUT)
     options.setdefault("rate_limit", None)
     return Session(max_in_flight=8, **options)
 
 
 async def settle(sim: Simulator, ledger: Ledger, unanswered: int = 0) -> Figures:
     """Wait (bounded) for requests the client gave up on, then settle the ledger."""
-    assert await anyio.to_thread.run_sync(quiet, sim, 10.0, unanswered)
+    await until(quiet(sim, unanswered), "every request the client gave up on ended")
     figures = ledger.settle(executed_in(sim))
     assert figures.ok, figures.problems
     assert figures.lost == 0
@@ -140,9 +160,12 @@ async def test_mixed_fault_storm(
         assert_idle(session, sites)
     figures = await settle(sim, ledger)
     assert figures.sent == 400
-    # The faults happened, and some of them reached the callers.
-    assert sim.counters.responses(500) > 0
-    assert sim.counters.responses(0) > 0  # dropped connections
+    # The faults happened: every command drew at least one fate, in a seeded sequence, so the
+    # first 400 fates (whoever got them) were all served. Some of them reached the callers.
+    errors, unanswered = injected(FAULTY, 400)
+    assert errors > 0 and unanswered > 0
+    assert sim.counters.responses(500) >= errors
+    assert sim.counters.responses(0) >= unanswered  # dropped or stalled connections
     assert figures.failed_may_have_run > 0
     assert ledger.errors["ServerError"] > 0
     assert ledger.errors["TimeoutError"] + ledger.errors["TransportError"] > 0
@@ -161,15 +184,16 @@ async def test_a_server_that_stops_answering_and_comes_back(
         sites = open_sites(session, thread)
         workload = Workload(sites, seed=4)
         commands = list(workload.batch(300))
+        counters = sim.counters
         with anyio.fail_after(60):
             async with anyio.create_task_group() as group:
                 group.start_soon(run_round, ledger, commands, 30)
-                await anyio.sleep(0.1)
-                sim.set_faults(Faults(down=True, down_max_hold=20.0))
-                await anyio.sleep(0.8)
+                # Down a third of the way through (by count, not by time), until callers see it.
+                await until(lambda: counters.requests() >= 100, "a third of the commands sent")
+                sim.set_faults(Faults(down=True, down_max_hold=60.0))
+                await until(lambda: ledger.errors["TimeoutError"] > 0, "the outage seen")
                 sim.set_faults(Faults())
         assert_idle(session, sites)
-        assert ledger.errors["TimeoutError"] > 0  # the outage was seen
         # Back to normal: a fresh batch all goes through on the same session.
         failures = sum(ledger.errors.values())
         with anyio.fail_after(30):
@@ -191,6 +215,10 @@ async def test_a_server_that_reboots_mid_run(caplog: pytest.LogCaptureFixture) -
     second: SimulatorThread | None = None
     unanswered = connections = 0
     caplog.set_level(logging.DEBUG, logger="thinknx_async")
+
+    def retries() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "retrying" in r.getMessage()]
+
     try:
         retry = RetryPolicy(max_attempts=8, backoff=0.1, max_backoff=0.4)
         async with session_for(retry=retry) as session:
@@ -199,14 +227,19 @@ async def test_a_server_that_reboots_mid_run(caplog: pytest.LogCaptureFixture) -
                 for e in first.manifest()["sites"]
             ]
             commands = list(Workload(sites, seed=5).batch(500))
+
+            def refused() -> bool:  # a call retried after its connection was refused
+                return any("cannot connect" in r.getMessage() for r in retries())
+
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as group:
                     group.start_soon(run_round, ledger, commands, 20)
-                    await anyio.sleep(0.2)
+                    # Stopped a fifth of the way through (by count), back once calls see it.
+                    await until(lambda: sim.counters.requests() >= 100, "a fifth of them sent")
                     await anyio.to_thread.run_sync(first.stop)
                     unanswered = sim.counters.requests() - sim.counters.responses()
                     connections = sim.counters.tcp_connections_opened
-                    await anyio.sleep(0.3)
+                    await until(refused, "a call refused while the server is away")
                     second = await anyio.to_thread.run_sync(SimulatorThread(sim, port=port).start)
             assert_idle(session, sites)
     finally:
@@ -216,8 +249,7 @@ async def test_a_server_that_reboots_mid_run(caplog: pytest.LogCaptureFixture) -
             second.stop()
     assert second is not None
     # Calls made while it was away could not connect, and were retried (whatever the command).
-    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
-    assert any("cannot connect" in message for message in retried)
+    assert refused()
     assert sim.counters.tcp_connections_opened > connections  # the client reconnected
     assert figures.succeeded > figures.sent // 2
 
@@ -229,7 +261,6 @@ async def test_a_relay_that_answers_only_429_for_a_while(
 ) -> None:
     """Non-idempotent commands only: 429s are retried for them, and each runs exactly once."""
     sim, thread = fresh
-    sim.set_faults(Faults(storm_seconds=1.2))
     ledger = Ledger()
     retry = RetryPolicy(max_attempts=5, backoff=0.05, max_backoff=0.2, deadline=30.0)
     limit = RateLimit(rate=50.0, burst=10) if with_limiter else None
@@ -237,6 +268,7 @@ async def test_a_relay_that_answers_only_429_for_a_while(
         sites = open_sites(session, thread)
         workload = Workload(sites, seed=6)
         commands = [c for c in workload.batch(400) if not c[1]][:150]
+        sim.set_faults(Faults(storm_seconds=1.2))  # just before the first request
         with anyio.fail_after(60):
             await run_round(ledger, commands, concurrency=50)
         assert_idle(session, sites)
@@ -298,4 +330,3 @@ def test_every_telegram_of_a_workload_has_its_own_group() -> None:
     assert len(set(groups)) == len(groups)
     rng = random.Random(1)
     assert all(g.count("/") in (1, 2) for g in rng.sample(groups, 100))
-    assert time.monotonic() > 0

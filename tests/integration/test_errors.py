@@ -117,8 +117,9 @@ async def test_server_faults_map_to_server_and_transport_errors(transport: Trans
 async def _faults_against(sim: Simulator, thread: SimulatorThread, transport: Transport) -> None:
     entry = first_site(thread)
     light = entry["devices"]["light"][0]
+    # Long enough for any reply on a loaded machine: only a stalled one (never answered) times out.
     async with Session(
-        rate_limit=None, retry=NO_RETRY, timeout=0.3, transport=transport
+        rate_limit=None, retry=NO_RETRY, timeout=1.0, transport=transport
     ) as session:
         site = open_site(session, thread, "relay-http")
         sim.set_faults(Faults(error_before_rate=1.0, sites=(entry["key"],)))
@@ -129,7 +130,7 @@ async def _faults_against(sim: Simulator, thread: SimulatorThread, transport: Tr
         with pytest.raises(TransportError) as dropped:
             await site.light(light).turn_on()
         assert dropped.value.__cause__ is not None
-        sim.set_faults(Faults(latency=1.0, sites=(entry["key"],)))
+        sim.set_faults(Faults(stall_rate=1.0, down_max_hold=60.0, sites=(entry["key"],)))
         with pytest.raises(TimeoutError):
             await site.light(light).is_on()
 

@@ -96,7 +96,7 @@ async def test_plain_http_never_loads_the_ca_bundle(
     def refuse(verify: object) -> None:
         raise AssertionError("a TLS context was built for plain HTTP")
 
-    monkeypatch.setattr("thinknx_async._pool._ssl_context", refuse)
+    monkeypatch.setattr("thinknx_async._transport.pool._ssl_context", refuse)
     server.use("ok")
     async with Session(rate_limit=None, transport=transport, pool_size=1) as session:
         sites = [_site(session, server, mode) for mode in ("relay", "basic")]

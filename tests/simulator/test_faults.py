@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -16,8 +17,12 @@ from thinknx_async.simulator import (
     Simulator,
     SimulatorConfig,
     SimulatorThread,
+    create_app,
 )
+from thinknx_async.simulator.faults import FaultState
+from thinknx_async.simulator.responses import Message, Receive, Scope, Send
 
+from .._wait import until
 from .conftest import asgi_client
 
 pytestmark = pytest.mark.anyio
@@ -132,16 +137,35 @@ async def test_latency_fixed_uniform_and_spike(project: Project) -> None:
 
 async def test_slow_reply_trickles(project: Project) -> None:
     sim = Simulator(project, SimulatorConfig(faults=Faults(slow_rate=1.0, slow_seconds=0.3)))
+    # What the server sends, piece by piece (how a client's reads group them is the client's).
+    app = create_app(sim)
+    sent: list[tuple[float, bytes]] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                sent.append((time.monotonic(), message.get("body", b"")))
+            await send(message)
+
+        await app(scope, receive, record)
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=recording), base_url="http://127.0.0.1"
+    ) as client:
+        start = time.monotonic()
+        r = await client.get(trigger_url(project))
+    assert len(sent) == 8  # in eight pieces, each after its share of the 0.3 s
+    times = [start] + [t for t, _ in sent]
+    assert all(later - earlier >= 0.3 / 8 * 0.99 for earlier, later in itertools.pairwise(times))
+    assert b"".join(body for _, body in sent) == r.content
+    # Over a socket too: the whole reply, no sooner than its 0.3 s.
     with SimulatorThread(sim) as server:
         async with httpx.AsyncClient(base_url=server.relay_url) as client:
             start = time.monotonic()
-            chunks = []
             async with client.stream("GET", trigger_url(project)) as r:
-                async for chunk in r.aiter_raw():
-                    chunks.append(chunk)
+                body = b"".join([chunk async for chunk in r.aiter_raw()])
             assert time.monotonic() - start >= 0.29
-            assert len(chunks) > 1
-            assert b"".join(chunks).startswith(b'{"namespace":"trigger"')
+            assert body.startswith(b'{"namespace":"trigger"')
 
 
 async def test_down_mode_holds_until_client_gives_up(project: Project) -> None:
@@ -154,8 +178,10 @@ async def test_down_mode_holds_until_client_gives_up(project: Project) -> None:
             r = await client.get("/_sim/faults")
             assert r.json()["down"] is True
 
-            async def release() -> None:
-                await anyio.sleep(0.2)
+            held = sim.counters.requests() + 1
+
+            async def release() -> None:  # once the request is held, not before
+                await until(lambda: sim.counters.requests() >= held, "the request held")
                 await client.patch("/_sim/faults", json={"down": False})
 
             async with anyio.create_task_group() as group:
@@ -163,6 +189,40 @@ async def test_down_mode_holds_until_client_gives_up(project: Project) -> None:
                 r = await client.get(trigger_url(project), timeout=3)
             assert r.status_code == 200
         assert sim.counters.executed(button(sim)) == 1
+
+
+async def test_stalled_requests_are_held_until_the_client_leaves(project: Project) -> None:
+    """A stalled request is never answered nor executed, however long the client waits (up to
+    ``down_max_hold``); the others are untouched. How many stall is the seed's to say."""
+    faults = Faults(stall_rate=0.25, down_max_hold=30.0, seed=4)
+    state = FaultState(faults)
+    expected = sum(state.plan().stall for _ in range(40))
+    assert within(expected, 0.25, 40)
+    sim = Simulator(project, SimulatorConfig(faults=faults))
+    fates: list[str] = []
+    with SimulatorThread(sim) as server:
+        async with httpx.AsyncClient(base_url=server.relay_url, timeout=2.0) as client:
+
+            async def one() -> None:
+                try:
+                    fates.append(str((await client.get(trigger_url(project))).status_code))
+                except httpx.ReadTimeout:
+                    fates.append("stalled")
+
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as group:
+                    for _ in range(40):
+                        group.start_soon(one)
+                # The server sees each client leave (its held requests end, uncounted as run).
+                counters = sim.counters
+                await until(lambda: counters.requests() == counters.responses(), "all ended")
+            assert sorted(fates) == sorted(["stalled"] * expected + ["200"] * (40 - expected))
+            assert sim.counters.responses(0) == expected
+            assert sim.counters.executed(button(sim)) == 40 - expected
+            sim.set_faults(Faults(stall_rate=1.0, down_max_hold=0.2))
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+                await client.get(trigger_url(project))  # bounded: dropped
+    assert sim.counters.executed(button(sim)) == 40 - expected
 
 
 async def test_down_mode_is_bounded(project: Project) -> None:
@@ -188,18 +248,23 @@ async def test_stop_releases_held_requests(project: Project) -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(held)
-        await anyio.sleep(0.2)
+        await until(lambda: sim.counters.requests() >= 1, "the request held before the stop")
         await anyio.to_thread.run_sync(server.stop)
     assert outcome  # the held request ended (with an error) instead of hanging
 
 
 async def test_429_storm(project: Project) -> None:
-    sim = Simulator(project, SimulatorConfig(faults=Faults(storm_seconds=0.3)))
+    # A storm far longer than the test: a slow machine cannot see it end early.
+    sim = Simulator(project, SimulatorConfig(faults=Faults(storm_seconds=600)))
     async with asgi_client(sim) as client:
         r = await client.get(trigger_url(project))
         assert r.status_code == 429
-        assert r.headers["retry-after"] == "1"
-        await anyio.sleep(0.35)
+        assert 590 <= int(r.headers["retry-after"]) <= 600
+        # It ends on time (the clock is given, not waited for), and a new fault set ends it.
+        state = sim.fault_state
+        assert state.storm_wait(state.storm_until - 0.4) == pytest.approx(0.4)
+        assert state.storm_wait(state.storm_until + 0.01) == 0.0
+        sim.set_faults(Faults())
         assert (await client.get(trigger_url(project))).status_code == 200
     assert sim.counters.executed(button(sim)) == 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -14,6 +13,8 @@ import pytest
 
 from thinknx_async.simulator import Project, Simulator, SimulatorConfig, SimulatorThread
 from thinknx_async.simulator.counters import Counters
+
+from .._wait import until
 
 pytestmark = pytest.mark.anyio
 
@@ -75,11 +76,8 @@ async def test_exact_counters_under_concurrency(project: Project, anyio_backend:
     assert sim.counters.responses(400) == 1
     assert 1 <= sim.counters.connections_opened <= workers
     assert sim.counters.tcp_connections_opened == sim.counters.connections_opened
-    deadline = time.monotonic() + 2
     # Polled: the gauge is updated by the server thread.
-    while sim.counters.connected and time.monotonic() < deadline:  # noqa: ASYNC110
-        await anyio.sleep(0.01)
-    assert sim.counters.connected == 0
+    await until(lambda: sim.counters.connected == 0, "every connection closed")
 
 
 def test_new_connection_per_client_is_counted(project: Project) -> None:

@@ -1,7 +1,8 @@
 """Deadlines: one timer for the read deadlines of every request in flight (asyncio only).
 
-Real event loop and real time: a request meant to finish in time has a margin of 0.1 s or
-more over its deadline, so a loaded machine does not turn it into a timeout.
+Each test runs on an event loop on virtual time (``_virtual_time``): its clock jumps from timer
+to timer, so what finishes first is decided by the deadlines and the sleeps alone, exactly,
+and a loaded machine cannot turn a request that is in time into a timeout.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from thinknx_async._deadlines import Deadlines
+from thinknx_async._transport.deadlines import Deadlines
+
+from ._virtual_time import virtual_time
 
 TIMEOUT = 0.25
-pytestmark = pytest.mark.asyncio
 
 
 async def _request(
@@ -53,6 +55,7 @@ def _deadlines(timeout: float = TIMEOUT) -> Deadlines:
     return Deadlines(asyncio.get_running_loop(), timeout)
 
 
+@virtual_time
 async def test_a_request_that_outlives_its_timeout_times_out() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     task = asyncio.ensure_future(_request(deadlines, _sleep(10), outcomes, "slow"))
@@ -60,11 +63,12 @@ async def test_a_request_that_outlives_its_timeout_times_out() -> None:
     await _run(task)
     elapsed = asyncio.get_running_loop().time() - started
     assert outcomes == ["slow: timed out"]
-    assert elapsed >= TIMEOUT
+    assert elapsed == pytest.approx(TIMEOUT)  # virtual time: exactly when due
     assert not task.cancelled()
     assert len(deadlines) == 0
 
 
+@virtual_time
 async def test_a_fast_request_is_left_alone_and_the_timer_stops_when_nothing_is_left() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     await _request(deadlines, _sleep(0), outcomes, "fast")
@@ -75,6 +79,7 @@ async def test_a_fast_request_is_left_alone_and_the_timer_stops_when_nothing_is_
     assert deadlines._timer is None  # it fired, found nothing due, and stopped
 
 
+@virtual_time
 async def test_only_the_requests_past_their_deadline_are_cancelled() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     await _run(
@@ -86,6 +91,7 @@ async def test_only_the_requests_past_their_deadline_are_cancelled() -> None:
     assert len(deadlines) == 0
 
 
+@virtual_time
 async def test_each_request_gets_its_whole_timeout_from_its_own_start() -> None:
     """A request that starts late is not cut short by the timer armed for an earlier one."""
     deadlines, outcomes = _deadlines(), _outcomes()
@@ -98,6 +104,7 @@ async def test_each_request_gets_its_whole_timeout_from_its_own_start() -> None:
     assert sorted(outcomes) == ["first: timed out", "later: done"]
 
 
+@virtual_time
 async def test_many_requests_share_one_timer() -> None:
     deadlines, outcomes = _deadlines(10.0), _outcomes()
     loop = asyncio.get_running_loop()
@@ -122,6 +129,7 @@ async def test_many_requests_share_one_timer() -> None:
     assert armed == 1  # 1,000 requests, one timer, still waiting for the first deadline
 
 
+@virtual_time
 async def test_a_cancellation_from_elsewhere_propagates() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     task = asyncio.ensure_future(_request(deadlines, _sleep(10), outcomes, "r"))
@@ -133,6 +141,7 @@ async def test_a_cancellation_from_elsewhere_propagates() -> None:
     assert len(deadlines) == 0
 
 
+@virtual_time
 async def test_a_cancellation_from_elsewhere_wins_over_a_deadline_at_the_same_time() -> None:
     """As with asyncio.timeout: the deadline takes back its own cancellation only."""
     deadlines, outcomes = _deadlines(), _outcomes()
@@ -154,6 +163,7 @@ async def test_a_cancellation_from_elsewhere_wins_over_a_deadline_at_the_same_ti
     assert outcomes == ["r: cancelled"]
 
 
+@virtual_time
 async def test_a_timed_out_task_is_not_left_cancelling() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     cancelling_after: list[int] = []
@@ -172,6 +182,7 @@ async def test_a_timed_out_task_is_not_left_cancelling() -> None:
     assert not task.cancelled()
 
 
+@virtual_time
 async def test_a_swallowed_expiry_is_taken_back_when_the_request_ends() -> None:
     """A request that swallows the cancellation and ends normally leaves no cancel request."""
     deadlines = _deadlines()
@@ -191,6 +202,7 @@ async def test_a_swallowed_expiry_is_taken_back_when_the_request_ends() -> None:
     assert len(deadlines) == 0
 
 
+@virtual_time
 async def test_close_disarms_the_timer() -> None:
     deadlines, outcomes = _deadlines(), _outcomes()
     task = asyncio.ensure_future(_request(deadlines, _sleep(TIMEOUT * 3), outcomes, "r"))
@@ -202,6 +214,7 @@ async def test_close_disarms_the_timer() -> None:
 
 
 @pytest.mark.parametrize("seconds", [0.0, 0.02])
+@virtual_time
 async def test_a_zero_or_tiny_timeout_still_ends_every_request(seconds: float) -> None:
     deadlines, outcomes = _deadlines(seconds), _outcomes()
     await _run(*(_request(deadlines, _sleep(10), outcomes, str(n)) for n in range(10)))

@@ -8,7 +8,7 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from thinknx_async._pool import ConnectionPool, PoolStats, Reply, Tokens
+from thinknx_async._transport import ConnectionPool, PoolStats, Reply, Tokens
 
 URL = "http://relay.example/KEY/api/V1/power?guid=G&cmd=1"
 

@@ -11,8 +11,7 @@ import respx
 import trio
 
 from thinknx_async import Session, SessionError, Site, ThinknxError
-from thinknx_async._httpx import ClientPool
-from thinknx_async._pool import ConnectionPool
+from thinknx_async._transport import ClientPool, ConnectionPool
 
 from ._support import GUID, KEY, command_reply, make_site, quiet_session
 

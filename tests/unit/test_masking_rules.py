@@ -14,6 +14,7 @@ import pytest
 from thinknx_async import Session, ValidationError
 from thinknx_async._replies import transport_error
 from thinknx_async._secrets import MaskedError, Outgoing, masked_chain, redact
+from thinknx_async._transport.httpx_pool import failure_of
 
 BASIC = base64.b64encode(b"service:y").decode()
 
@@ -180,7 +181,7 @@ TIMEOUTS = {"connect": 3.0, "write": 4.0, "read": 5.5, "pool": None}
 def test_a_transport_error_reads_as_what_a_user_can_act_on(
     raised: httpx.HTTPError, says: str
 ) -> None:
-    assert str(transport_error(raised, "x", TIMEOUTS)) == says
+    assert str(transport_error(failure_of(raised), "x", TIMEOUTS, 1000)) == says
 
 
 async def _keeper(box: list[BaseException], handed: asyncio.Event, release: asyncio.Event) -> str:

@@ -20,6 +20,7 @@ _RATE_FIELDS = (
     "drop_after_rate",
     "slow_rate",
     "gateway_rate",
+    "stall_rate",
 )
 
 
@@ -53,6 +54,9 @@ class Faults:
     """Probability of a reverse proxy's HTML error page before execution (not executed)."""
     gateway_status: int = 502
     """Status of that page: 502, 503 or 504."""
+    stall_rate: float = 0.0
+    """Probability of a request held unanswered (and not executed) until the client leaves, at
+    most ``down_max_hold``: a reply that never comes, whatever the client's timeout."""
     down: bool = False
     """Answer nothing: hold each request until the client leaves, at most ``down_max_hold``."""
     down_max_hold: float = 10.0
@@ -108,6 +112,7 @@ class FaultPlan:
     slow: float = 0.0
     gateway: int = 0
     """A proxy's error page with this status instead of execution (0: none)."""
+    stall: bool = False
 
 
 NO_FAULT = FaultPlan()
@@ -154,4 +159,7 @@ class FaultState:
             slow = f.slow_seconds if r() < f.slow_rate else 0.0
             # Drawn only when configured, so the seeds of earlier fault sets replay unchanged.
             gateway = f.gateway_status if f.gateway_rate and r() < f.gateway_rate else 0
-        return FaultPlan(delay, error_before, drop_before, error_after, drop_after, slow, gateway)
+            stall = bool(f.stall_rate) and r() < f.stall_rate
+        return FaultPlan(
+            delay, error_before, drop_before, error_after, drop_after, slow, gateway, stall
+        )

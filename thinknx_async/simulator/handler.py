@@ -145,6 +145,9 @@ class ApiHandler:
 
         plan = faults.plan() if fault_here else None
         if plan is not None:
+            if plan.stall:
+                await self._hold(receive, send, stalled=True)
+                return None
             if plan.delay:
                 await anyio.sleep(plan.delay)
             if plan.gateway:
@@ -220,10 +223,11 @@ class ApiHandler:
         headers = retry_after_header(wait, self.sim.config.retry_after)
         await send_json(send, self.sim.counters, 429, RATE_LIMITED, headers)
 
-    async def _hold(self, receive: Receive, send: Send) -> bool:
+    async def _hold(self, receive: Receive, send: Send, *, stalled: bool = False) -> bool:
         """Down mode: answer nothing until the client leaves, down mode ends, or the bound.
 
         True when down mode ended and the request should go on; False when it is over.
+        A ``stalled`` request is held whether or not down mode is on.
         """
         faults = self.sim.fault_state
         disconnected = False
@@ -239,12 +243,12 @@ class ApiHandler:
 
                 group.start_soon(watch_disconnect)
                 # Polled: down mode and closing are switched from other threads.
-                while faults.faults.down and not self.sim.closing.is_set():  # noqa: ASYNC110
+                while (stalled or faults.faults.down) and not self.sim.closing.is_set():  # noqa: ASYNC110
                     await anyio.sleep(0.02)
                 group.cancel_scope.cancel()
         if disconnected:
             self.sim.counters.record_response(0)
             return False
-        if faults.faults.down or self.sim.closing.is_set():
+        if stalled or faults.faults.down or self.sim.closing.is_set():
             await drop(send, self.sim.counters, 503, FILLER)
         return True

@@ -2,7 +2,7 @@
 
 Only the bytes move differently: admission control, throttling, retries and reply handling stay
 the session's. URLs go out byte for byte as built (aiohttp would otherwise re-quote them), and
-aiohttp's errors are mapped to httpx's so the rest of the path sees one vocabulary.
+aiohttp's errors are mapped once to the transport contract's (:mod:`.base`).
 asyncio only: aiohttp does not run on trio.
 
 A request's rate-limit tokens ride on aiohttp's tracing: the connector awaits
@@ -22,45 +22,45 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 
 import aiohttp
-import httpx
 import yarl
 
-from ._deadlines import Deadlines
-from ._pool import (
-    CallTimeout,
+from .base import (
+    ConnectFailed,
+    ConnectionBroken,
     PoolStats,
     Reply,
     ReplyTooLarge,
     RequestDefaults,
+    Timeout,
     Tokens,
+    TransportFailure,
+    certificate_reason,
     read_capped,
 )
-from ._secrets import redact
+from .deadlines import Deadlines
 
 __all__ = ["AiohttpPool"]
 
 _ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
-def _httpx_error(exc: BaseException) -> httpx.TransportError:
-    """httpx's word for an aiohttp failure (the rest of the path speaks httpx).
+def _failure(exc: BaseException) -> TransportFailure:
+    """The transport contract's word for an aiohttp failure (raise it ``from exc``).
 
-    aiohttp puts the request's URL (so a key, or ``pass=``) into some of its texts: the text
-    kept here is masked, and the site masks the chain it attaches as a cause.
+    aiohttp puts the request's URL (so a key, or ``pass=``) into some of its texts; the site
+    masks every text it shows, and the chain it attaches as a cause.
     """
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout("connection not opened in time")
+        return Timeout("connect")
     if isinstance(exc, TimeoutError | aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
-        return httpx.ReadTimeout("no reply in time")
+        return Timeout("read")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(redact(str(exc)))
+        return ConnectFailed(str(exc), certificate_reason(exc))
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(redact(str(exc)) or "server disconnected")
+        return ConnectionBroken(str(exc) or "server disconnected")
     if isinstance(exc, aiohttp.ClientResponseError):  # a reply that is not valid HTTP
-        return httpx.RemoteProtocolError(redact(f"invalid reply: {_one_line(exc.message)}"))
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.RemoteProtocolError(redact(str(exc)))
-    return httpx.ReadError(redact(str(exc)) or type(exc).__name__)
+        return ConnectionBroken(f"invalid reply: {_one_line(exc.message)}")
+    return ConnectionBroken(str(exc) or type(exc).__name__)
 
 
 def _one_line(message: str) -> str:
@@ -196,13 +196,12 @@ class AiohttpPool:
             finally:
                 response.release()
         except _ERRORS as exc:
-            raise _httpx_error(exc) from exc
+            raise _failure(exc) from exc
         except asyncio.CancelledError:
             if deadlines.expired(task):
                 read, call = self._bounds()
-                if read <= call:
-                    raise httpx.ReadTimeout(f"no whole reply within {read:g} s") from None
-                raise CallTimeout(call) from None
+                # Here the read timeout is already one of the whole exchange.
+                raise (Timeout("read", read) if read <= call else Timeout("call", call)) from None
             raise
         finally:
             deadlines.end(task)

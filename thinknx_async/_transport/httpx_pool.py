@@ -17,7 +17,21 @@ from typing import Any
 import anyio
 import httpx
 
-from ._pool import CallTimeout, PoolStats, Reply, RequestDefaults, Tokens, check_length, read_capped
+from .base import (
+    BadReply,
+    ConnectFailed,
+    ConnectionBroken,
+    PoolStats,
+    Reply,
+    RequestDefaults,
+    Timeout,
+    Tokens,
+    TransportFailure,
+    certificate_reason,
+    check_length,
+    first_message,
+    read_capped,
+)
 
 # httpcore's trace steps: a new connection begins; a request's first byte is next (HTTP/1.1, 2).
 _CONNECTING = "connection.connect_tcp.started"
@@ -55,7 +69,27 @@ class _AtTheWire:
                 scope.deadline = deadline + (anyio.current_time() - started)
 
 
-__all__ = ["ClientPool", "HttpxPool", "read_whole"]
+__all__ = ["ClientPool", "HttpxPool", "failure_of", "read_whole"]
+
+_PHASES: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.PoolTimeout: "pool",
+    httpx.WriteTimeout: "write",
+    httpx.ReadTimeout: "read",
+}
+
+
+def failure_of(exc: httpx.HTTPError) -> TransportFailure:
+    """The transport contract's word for an httpx failure (raise it ``from exc``)."""
+    text = first_message(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        phase = next((p for kind, p in _PHASES.items() if isinstance(exc, kind)), "read")
+        return Timeout(phase, text=text)  # type: ignore[arg-type]
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectFailed(text, certificate_reason(exc))
+    if isinstance(exc, httpx.TransportError):
+        return ConnectionBroken(text)
+    return BadReply(text or type(exc).__name__)
 
 
 class _Requests:
@@ -103,18 +137,22 @@ async def _within(
     seconds: float, send: Callable[[anyio.CancelScope | None], Awaitable[Reply]]
 ) -> Reply:
     """``send(scope)`` within the whole-call bound: every attempt ends within ``seconds``, from
-    opening a connection to the reply's last byte, however slowly the server trickles.
+    opening a connection to the reply's last byte, however slowly the server trickles. httpx's
+    failures come out in the transport contract's words.
 
     An anyio cancel scope per call (the aiohttp pool's one-timer :class:`Deadlines` cancels
     tasks natively, which httpcore's own anyio scopes and shields can mistake for theirs). The
     connection of a call cut short is closed, never reused: httpcore's rule for a request it
     did not finish.
     """
-    if seconds == math.inf:
-        return await send(None)
-    with anyio.CancelScope(deadline=anyio.current_time() + seconds) as scope:
-        return await send(scope)
-    raise CallTimeout(seconds)
+    try:
+        if seconds == math.inf:
+            return await send(None)
+        with anyio.CancelScope(deadline=anyio.current_time() + seconds) as scope:
+            return await send(scope)
+    except httpx.HTTPError as exc:
+        raise failure_of(exc) from exc
+    raise Timeout("call", seconds)
 
 
 class HttpxPool:

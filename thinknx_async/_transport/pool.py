@@ -19,140 +19,19 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
 import anyio
-import attrs
 import httpx
 
-from .errors import ValidationError
+from ..errors import ValidationError
+from .base import Pool, PoolClosed, PoolStats, Reply, RequestDefaults, Tokens
+from .httpx_pool import HttpxPool
 
-__all__ = [
-    "CallTimeout",
-    "ConnectionPool",
-    "Pool",
-    "PoolStats",
-    "Reply",
-    "ReplyTooLarge",
-    "RequestDefaults",
-    "Tokens",
-    "open_pool",
-]
-
-Reply = tuple[int, Mapping[str, str], bytes]
-"""A whole reply: status, headers (case-insensitive) and body."""
-
-
-class Tokens(Protocol):
-    """A request's rate-limit tokens, as a pool sees them."""
-
-    def give_back(self) -> None:
-        """The request is held up before the wire (waiting for a connection, or opening one)."""
-
-    def __call__(self) -> Awaitable[None]:
-        """Awaited once the request's connection is ready, before its first byte is written."""
-
+__all__ = ["ConnectionPool", "open_pool"]
 
 _httpx_log = logging.getLogger("httpx")  # the line httpx's client would log, kept as it was
 _log = logging.getLogger("thinknx_async")
-
-
-@attrs.frozen(slots=True)
-class PoolStats:
-    """A snapshot of the pool: requests in flight and waiting, small pools open.
-
-    ``held`` counts what the transports themselves hold now (connections in use, requests
-    queued in them): it equals ``in_flight`` when every connection is where the session thinks
-    it is. ``replaced`` counts the small pools found holding a connection nobody was using (a
-    request cancelled at the wrong moment can leave one so in httpcore) and replaced.
-    """
-
-    in_flight: int
-    waiting: int
-    max_connections: int
-    pools: int
-    held: int = 0
-    replaced: int = 0
-
-
-@attrs.frozen(slots=True)
-class RequestDefaults:
-    """What every request of a session shares, given to its pools once."""
-
-    headers: Mapping[str, str]
-    """Sent with every request, before the request's own."""
-    timeouts: dict[str, float | None]
-    """Seconds per phase, in httpx's words: ``connect``, ``read``, ``write``, ``pool``."""
-    max_reply_size: int
-    """Bytes of reply body read at most."""
-    call_timeout: float | None = None
-    """Seconds one attempt may take in all, from opening a connection to the reply's last byte
-    (``None``: no bound beyond the per-phase ones)."""
-
-
-class CallTimeout(httpx.ReadTimeout):
-    """An attempt ran past the session's whole-call bound (``seconds``), whatever the phase."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no whole reply within {seconds:g} s")
-        self.seconds = seconds
-
-
-class ReplyTooLarge(Exception):
-    """A reply body is over the size limit; ``length`` is its Content-Length when it had one."""
-
-    def __init__(self, length: int | None) -> None:
-        super().__init__(length)
-        self.length = length
-
-
-class Pool(Protocol):
-    """What a site sends through: one request in, one whole reply out."""
-
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
-        """Send a request (``url`` absolute and encoded) with the pool's default headers and
-        ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
-
-        ``tokens``, when the request brings them: given back when a new connection must be
-        opened for it, and then awaited once that connection is ready, before any of the
-        request's bytes are written. Raises httpx's exceptions, or :class:`ReplyTooLarge`.
-        """
-
-    def stats(self) -> PoolStats | None:
-        """The pool's own counts, when it keeps any."""
-
-    def held(self) -> int:
-        """Connections in use and requests queued inside the transport right now."""
-
-    async def aclose(self) -> None:
-        """Close what the pool owns."""
-
-
-def check_length(headers: Mapping[str, str], limit: int) -> None:
-    """Refuse a reply whose Content-Length says it is over ``limit``, before reading it."""
-    length = headers.get("content-length")
-    if length is not None and length.isdecimal() and int(length) > limit:
-        raise ReplyTooLarge(int(length))
-
-
-async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
-    """The body from ``chunks``, refused once it passes ``limit`` bytes (a reply is tiny)."""
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise ReplyTooLarge(None)
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 class _Shard:
@@ -241,7 +120,7 @@ class ConnectionPool:
             if held_up and tokens is not None:
                 await tokens()  # taken again, now that a connection is near
             if self._closed:  # closed before or while this request waited: open no new pool
-                raise RuntimeError("the connection pool is closed")
+                raise PoolClosed
             origin = self._origins.get(key := _origin(url))
             if origin is None:
                 origin = self._origins[key] = _Origin()
@@ -337,7 +216,7 @@ def open_pool(
 
     if transport == "aiohttp":
         try:
-            from ._aiohttp import AiohttpPool
+            from .aiohttp_pool import AiohttpPool
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ValidationError(
                 "transport='aiohttp' needs the extra: pip install 'thinknx-async[aiohttp]'"
@@ -350,8 +229,6 @@ def open_pool(
         # aiohttp's own pool stays fast when large: one per origin.
         size = max_connections
         return ConnectionPool(make_aiohttp, max_connections=max_connections, pool_size=size)
-
-    from ._httpx import HttpxPool
 
     # httpx wants a TLS context even for plain HTTP, and making one costs about 0.15 ms: the
     # plain-HTTP pools share one, which they never use.
