@@ -1,14 +1,18 @@
 """Rate limits nobody told us, timed: time against the ideal and 429s drawn, per scenario.
 
 Every scenario sends against a server limit of 20 requests/s per site, burst 5, answering a 429
-with ``Retry-After`` in whole seconds (the simulator's token bucket: its burst at once, then its
-rate, as nginx's ``limit_req ... nodelay`` does). The ideal time is the server's own: the burst
-at once, then one request per 1/rate.
+with ``Retry-After`` in whole seconds, on two servers (:func:`targets`): the simulator's token
+bucket (its burst at once, then its rate), and, when nginx is installed, nginx's
+``limit_req zone=... burst=5 nodelay`` per key in front of an unthrottled simulator (the interop
+tests' launcher), its 429s counted from its access log. The ideal time is the server's own: what
+its full bucket lets through at once (the simulator: 5; nginx: the first request and its burst,
+6), then one request per 1/rate.
 
 - ``matched, 1 site``: the client told the server's figures, over TLS, each new connection's
   handshake slowed by 20-400 ms (a loopback proxy); 100 commands.
 - ``matched, 20 sites cold``: the same, 20 sites at once, every connection new.
-- ``10x too fast``: the client told 200/s (burst 5), plain HTTP; 100 commands.
+- ``10x too fast``: the client told 200/s (burst 5), plain HTTP to the simulator, HTTPS to
+  nginx; 100 commands.
 - ``auto()``: :meth:`RateLimit.auto`, the figure unknown; then ``auto(), again``: a second
   fan-out of the same session, which starts at the learned rate.
 - ``default 5/s``: the library's default limit against the same server, for the decision on
@@ -16,10 +20,6 @@ at once, then one request per 1/rate.
 
 Run: ``python -m benchmarks.rate_limits [--quick]``. Each scenario runs once per round, rounds
 interleaved; the table shows the median of the rounds with min-max.
-
-An nginx row: :func:`targets` lists the servers measured; a ``limit_req`` front (nginx in front
-of the simulator, from the interop tests' launcher) is added there as one more target, and
-every scenario then runs against it too.
 """
 
 from __future__ import annotations

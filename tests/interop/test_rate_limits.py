@@ -24,6 +24,7 @@ import pytest
 
 from thinknx_async import RateLimit, RetryPolicy, Session, Site, ThinknxError
 from thinknx_async.simulator import Project, Simulator, SimulatorConfig, SimulatorThread
+from thinknx_async.throttle import TokenBucket
 
 from ..conftest import Transport
 from ..limits.test_against_simulator import run_all
@@ -40,11 +41,12 @@ NGINX = Limit(f"{RATE:.0f}r/s", burst=BURST, nodelay=True, retry_after=1, per="k
 MATCHED = RateLimit(rate=RATE, burst=BURST, jitter=0.15)
 RETRY = RetryPolicy(max_attempts=12, deadline=120.0)
 SITES = 20
+Backend = tuple[Project, Simulator, SimulatorThread]
 _LINE = re.compile(r"(?P<status>[0-9]{3}) GET /\*\*\*/api/V1/[A-Za-z]+\?guid=(?P<guid>[^&]+)")
 
 
 @pytest.fixture
-def backend() -> Iterator[tuple[Project, Simulator, SimulatorThread]]:
+def backend() -> Iterator[Backend]:
     """Twenty sites with no limit of their own: nginx is the only one that says 429."""
     project = Project.generate(sites=SITES, seed=14, devices_per_kind={"button": 50, "light": 1})
     sim = Simulator(project, SimulatorConfig(local_ports=0))
@@ -101,33 +103,43 @@ def succeeded(results: list[Any]) -> None:
     assert all(not isinstance(r, ThinknxError) for r in results), results
 
 
-async def test_limits_matched_one_site_draws_no_429(
-    transport: Transport,
-    backend: tuple[Project, Simulator, SimulatorThread],
-    servers: Servers,
-) -> None:
+async def trigger_all(site: Site, guids: list[str]) -> TokenBucket:
+    """Press every button of ``guids`` at once through ``site``; its bucket afterwards."""
+    succeeded(await run_all([site.button(g).trigger for g in guids]))
+    assert site.bucket is not None
+    return site.bucket
+
+
+async def one_site(
+    transport: Transport, backend: Backend, servers: Servers, limit: RateLimit
+) -> tuple[int, TokenBucket]:
+    """100 commands to site 0 through a fresh nginx: the 429s drawn and the site's bucket,
+    every command checked to have run exactly once."""
     project, sim, server = backend
     relay = limited(servers, server)
-    guids = buttons(project) * 2  # 100 commands, each device twice
-    async with session(transport, relay, MATCHED) as s:
-        site = site_of(s, relay, server, 0)
-        succeeded(await run_all([site.button(g).trigger for g in guids]))
-        bucket = site.bucket
+    guids = buttons(project) * 2  # each device twice
+    async with session(transport, relay, limit) as s:
+        bucket = await trigger_all(site_of(s, relay, server, 0), guids)
     sent = Counter(guids)
-    assert ledger(relay, sent) == 0
+    refused = ledger(relay, sent)
     executed_once(sim, sent, "trigger")
-    assert bucket is not None
+    return refused, bucket
+
+
+async def test_limits_matched_one_site_draws_no_429(
+    transport: Transport, backend: Backend, servers: Servers
+) -> None:
+    refused, bucket = await one_site(transport, backend, servers, MATCHED)
+    assert refused == 0
     assert bucket.decreases == 0
 
 
 async def test_twenty_sites_at_once_each_at_its_own_limit_draw_no_429(
-    transport: Transport,
-    backend: tuple[Project, Simulator, SimulatorThread],
-    servers: Servers,
+    transport: Transport, backend: Backend, servers: Servers
 ) -> None:
+    per_site = 25
     project, sim, server = backend
     relay = limited(servers, server)
-    per_site = 25
     calls: list[Callable[[], Awaitable[Any]]] = []
     sent: Counter[str] = Counter()
     async with session(transport, relay, MATCHED) as s:
@@ -144,46 +156,29 @@ async def test_twenty_sites_at_once_each_at_its_own_limit_draw_no_429(
 
 
 async def test_ten_times_the_real_rate_draws_at_most_four_429s(
-    transport: Transport,
-    backend: tuple[Project, Simulator, SimulatorThread],
-    servers: Servers,
+    transport: Transport, backend: Backend, servers: Servers
 ) -> None:
-    project, sim, server = backend
-    relay = limited(servers, server)
-    guids = buttons(project) * 2
     too_fast = RateLimit(rate=10 * RATE, burst=BURST, jitter=0.0)
-    async with session(transport, relay, too_fast) as s:
-        site = site_of(s, relay, server, 0)
-        succeeded(await run_all([site.button(g).trigger for g in guids]))
-        bucket = site.bucket
-    sent = Counter(guids)
-    refused = ledger(relay, sent)
-    executed_once(sim, sent, "trigger")
+    refused, bucket = await one_site(transport, backend, servers, too_fast)
     assert 1 <= refused <= 4  # nginx pushed back, and the controller came down in time
-    assert bucket is not None
     assert 1 <= bucket.decreases <= 2  # settled within two congestion episodes
     assert bucket.rate <= 1.2 * RATE
 
 
 async def test_auto_finds_the_limit_and_a_second_fan_out_starts_at_it(
-    transport: Transport,
-    backend: tuple[Project, Simulator, SimulatorThread],
-    servers: Servers,
+    transport: Transport, backend: Backend, servers: Servers
 ) -> None:
     project, sim, server = backend
     relay = limited(servers, server)
     first_guids = buttons(project) * 2
     second_guids = buttons(project)
     async with session(transport, relay, RateLimit.auto()) as s:
-        first = site_of(s, relay, server, 0)
-        succeeded(await run_all([first.button(g).trigger for g in first_guids]))
-        learned = first.bucket
-        assert learned is not None
+        learned = await trigger_all(site_of(s, relay, server, 0), first_guids)
         found, found_at = learned.decreases, learned.rate
         refused_first = ledger(relay, Counter(first_guids))
-        second = site_of(s, relay, server, 0)  # a new handle: the same key and limit
-        succeeded(await run_all([second.button(g).trigger for g in second_guids]))
-        assert second.bucket is learned  # so it started at the learned rate, no slow start
+        # A new handle: the same key and limit, so the same bucket, at the learned rate.
+        again = await trigger_all(site_of(s, relay, server, 0), second_guids)
+        assert again is learned  # it started at the learned rate, no slow start
     sent = Counter(first_guids + second_guids)
     refused = ledger(relay, sent)
     executed_once(sim, sent, "trigger")
