@@ -16,18 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
-from ._inventory_parse import (
-    DEVICE_KINDS,
-    GUID_LENGTH,
-    Alias,
-    DeviceKind,
-    Mode,
-    is_url_safe,
-    parse_inventory,
-)
+from ._endpoints import is_url_safe
+from ._inventory_parse import GUID_LENGTH, Alias, Mode, parse_inventory
 from ._inventory_parse import InventoryError as InventoryError
 from ._inventory_parse import Secret as Secret
-from .devices import Blind, Button, Device, Hvac, Light, Scene, Thermostat
+from .controllers import DEVICE_KINDS, DeviceKind
+from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
 from .errors import ValidationError
 from .site import Site
 
@@ -47,14 +41,8 @@ __all__ = [
     "SiteEntry",
 ]
 
-_PROXIES: Mapping[DeviceKind, type[Device]] = {
-    "light": Light,
-    "blind": Blind,
-    "thermostat": Thermostat,
-    "hvac": Hvac,
-    "scene": Scene,
-    "button": Button,
-}
+#: Kept for older imports: the proxy class of each device kind is :data:`devices.PROXIES`.
+_PROXIES: Mapping[DeviceKind, type[Device]] = PROXIES
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -305,7 +293,7 @@ class Fleet(Sequence[Site]):
     def device(self, site: Site, name: str) -> Device:
         """The device proxy for alias ``name`` on ``site`` (its class follows the alias kind)."""
         alias = self.entry(site).resolve(name)
-        return _PROXIES[alias.kind](site, alias.guid)
+        return PROXIES[alias.kind](site, alias.guid)
 
     def light(self, site: Site, name: str) -> Light:
         """The light that alias (or GUID) ``name`` means on ``site``."""
@@ -330,3 +318,7 @@ class Fleet(Sequence[Site]):
     def button(self, site: Site, name: str) -> Button:
         """The button that alias (or GUID) ``name`` means on ``site``."""
         return Button(site, self.guid(site, name, "button"))
+
+    def analog(self, site: Site, name: str) -> Analog:
+        """The analog value that alias (or GUID) ``name`` means on ``site``."""
+        return Analog(site, self.guid(site, name, "analog"))

@@ -12,7 +12,7 @@ from typing import Final, Literal, Self
 
 import httpx
 
-from ._addresses import Address, local_address, relay_address, relay_root
+from ._addresses import Address, SiteKind, local_address, relay_address, relay_root
 from ._httpx import ClientPool
 from ._pool import Pool, PoolStats, RequestDefaults, open_pool
 from ._secrets import secrets
@@ -20,7 +20,7 @@ from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
 from .retry import RetryPolicy
-from .site import Method, Site, SiteKind
+from .site import Method, Site
 from .throttle import RateLimit, TokenBucket
 
 __all__ = [
@@ -295,13 +295,9 @@ class Session:
             self._secrets[secret] += 1
         return Site(
             self,
-            kind=kind,
-            base_url=address.base,
-            key=address.key,
+            kind,
+            address,
             name=name,
-            auth=address.auth,
-            auth_suffix=address.auth_suffix,
-            headers=address.headers,
             rate_limit=limit,
             relay_bucket=relay_bucket,
             max_in_flight=in_flight,
