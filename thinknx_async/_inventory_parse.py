@@ -40,7 +40,7 @@ _BY_MODE: Final[Mapping[str, frozenset[str]]] = {
 _ALL_FIELDS: Final = _COMMON.union(*_BY_MODE.values())
 _DEFAULT_FIELDS: Final = _ALL_FIELDS - {"aliases", "tags"}
 _RATE_FIELDS: Final = frozenset({"rate", "burst", "jitter", "adaptive"})
-_TOP_LEVEL: Final = frozenset({"version", "defaults", "aliases", "sites"})
+_TOP_LEVEL: Final = frozenset({"version", "defaults", "aliases", "controllers", "sites"})
 
 
 class InventoryError(ThinknxError, ValueError):

@@ -48,6 +48,7 @@ __all__ = [
     "Controller",
     "DeviceKind",
     "builtin",
+    "by_kind",
     "declare",
 ]
 
@@ -172,6 +173,7 @@ def declare(
         read=read,
         actions={verb_name: None},
         help=help or f"{name} (declared)",
+        what="" if param is None else f"{name} {param}",
         documented=False,
     )
 

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import attrs
 
 from ._endpoints import is_url_safe
+from ._inventory_controllers import parse_controllers
 from ._inventory_parse import GUID_LENGTH, Alias, Mode, parse_inventory
 from ._inventory_parse import InventoryError as InventoryError
 from ._inventory_parse import Secret as Secret
-from .controllers import DEVICE_KINDS, DeviceKind
+from .controllers import DEVICE_KINDS, Controller, DeviceKind
 from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
 from .errors import ValidationError
 from .site import Site
@@ -152,6 +153,8 @@ class Inventory:
 
     sites: tuple[SiteEntry, ...]
     path: Path | None = None
+    controllers: tuple[Controller[Any], ...] = ()
+    """The controllers its ``[controllers.VERB]`` tables declare (see :func:`controller`)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Inventory:
@@ -180,7 +183,15 @@ class Inventory:
         """Build an inventory from the file's structure (as ``tomllib`` returns it)."""
         file = None if path is None else Path(path)
         entries = [SiteEntry(**fields) for fields in parse_inventory(data, file)]
-        return cls(tuple(entries), file)
+        return cls(tuple(entries), file, parse_controllers(data, file))
+
+    def controller(self, verb: str) -> Controller[Any]:
+        """The controller declared as ``[controllers.VERB]``."""
+        for controller in self.controllers:
+            if verb in controller.actions:
+                return controller
+        known = ", ".join(v for c in self.controllers for v in c.actions) or "none"
+        raise InventoryError(f"no controller {verb!r} (declared: {known})", path=self.path)
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -227,7 +238,8 @@ class Inventory:
             if not hits:
                 raise InventoryError(f"no site has the tag {tag!r}", path=self.path)
             chosen.update(hits)
-        return Inventory(tuple(e for e in self.sites if e.name in chosen), self.path)
+        chosen_sites = tuple(e for e in self.sites if e.name in chosen)
+        return Inventory(chosen_sites, self.path, self.controllers)
 
     def open(self, session: Session, *, environ: Mapping[str, str] | None = None) -> Fleet:
         """Make a :class:`~thinknx_async.Site` of ``session`` for every entry: a :class:`Fleet`.

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import anyio
 import httpx
@@ -32,7 +32,24 @@ from .models import ServerStatus, structure_server_status
 from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ._pool import Pool
+    from .retry import RetryPolicy
+
+
+class Owner(Protocol):
+    """What a site needs of the session that made it (a :class:`~thinknx_async.Session` is
+    one): written here so that a site never imports the session."""
+
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def pool(self) -> Pool: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def max_reply_size(self) -> int: ...
+    def _check_usable(self) -> None: ...
+
 
 __all__ = ["Site", "SiteKind"]
 
@@ -75,7 +92,7 @@ class Site:
 
     def __init__(
         self,
-        session: Session,
+        session: Owner,
         kind: SiteKind,
         address: Address,
         *,
@@ -160,9 +177,9 @@ class Site:
         """An analog value (driven by a declared controller: the spec gives it no URL)."""
         return Analog(self, guid)
 
-    def device(self, kind: DeviceKind, guid: str) -> Device:
+    def device(self, kind: DeviceKind | str, guid: str) -> Device:
         """The proxy of a device of ``kind`` (``"light"``, ``"blind"``...)."""
-        proxy = PROXIES.get(kind)
+        proxy = PROXIES.get(cast(DeviceKind, kind))
         if proxy is None:
             raise ValidationError(f"device kind must be one of {', '.join(PROXIES)}: {kind!r:.40}")
         return proxy(self, guid)
