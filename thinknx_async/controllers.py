@@ -202,6 +202,8 @@ BUILTIN: Final[tuple[Controller[Any], ...]] = (
          "read the measured temperature", param=None, read=True),
     _ctl("setpoint", "thermostat", SETPOINT, {"setpoint": None}, "set the target temperature",
          feedback=True, what="setpoint"),
+    _ctl("chronotable", "thermostat", SWITCH, {"chronotable": None},
+         "enable (1) or disable (0) the time schedule", what="chronotable", documented=False),
     _ctl("hvacpower", "hvac", SWITCH, {"on": 1, "off": 0}, "switch on or off", feedback=True),
     _ctl("scenelaunch", "scene", SWITCH, {"launch": 1, "stop": 0},
          "start the scene, or stop its remaining steps", idempotent=False),
@@ -227,8 +229,7 @@ _BY_NAME: Final = {c.name: c for c in BUILTIN}
 READY_MADE: Final[Mapping[str, Controller[Any]]] = MappingProxyType({
     "thermostat_modality": declare("modality", "thermostat", choice(0, 1, 2, 3, 4),
                                    help="set the operating mode"),
-    "thermostat_chronotable": declare("chronotable", "thermostat", SWITCH,
-                                      help="enable or disable the time schedule"),
+    "thermostat_chronotable": _BY_NAME["chronotable"],
     "hvac_setpoint": declare("hvacsetpoint", "hvac", SETPOINT, feedback=True,
                              help="set the target temperature"),
     "hvac_modality": declare("hvacmodality", "hvac", choice(0, 1, 2, 3, 4),

@@ -49,6 +49,7 @@ _HEIGHT_STATUS: Final = builtin("heightlevelstatus")
 _ANGLE: Final = builtin("blindangle")
 _ACTUAL_TEMP: Final = builtin("actualtemp")
 _SETPOINT: Final = builtin("setpoint")
+_CHRONOTABLE: Final = builtin("chronotable")
 _HVAC_POWER: Final = builtin("hvacpower")
 _SCENE: Final = builtin("scenelaunch")
 _TRIGGER: Final = builtin("trigger")
@@ -204,6 +205,11 @@ class Thermostat(Device):
         ``celsius`` must lie within DPT 9.001's range, -273..670760 °C.
         """
         return await self._command(_SETPOINT, celsius, feedback)
+
+    async def set_chronotable(self, enabled: bool) -> CommandResult:
+        """Enable or disable the time schedule (``chronotable?cmd=1`` or ``0``). The spec names
+        this controller without a URL: check it against your server's Integration Kit page."""
+        return await self._command(_CHRONOTABLE, enabled)
 
 
 class Hvac(Device):

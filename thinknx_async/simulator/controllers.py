@@ -54,6 +54,7 @@ DEVICE_CONTROLLERS: dict[str, DeviceController] = {
         _ctl("blindangle", "blind", high=100, feedback=True),
         _ctl("actualtemp", "thermostat", param=None, read=True),
         _ctl("setpoint", "thermostat hvac", decimal=True, feedback=True),
+        _ctl("chronotable", "thermostat", state="chronotable"),
         _ctl("hvacpower", "hvac", feedback=True),
         _ctl("scenelaunch", "scene"),
         _ctl("trigger", "button", low=1, optional=True),
