@@ -12,7 +12,14 @@ import pytest
 import respx
 
 from thinknx_async import Inventory, InventoryError, ProtocolError, ValidationError
-from thinknx_async.controllers import BUILTIN, DEVICE_KINDS, READY_MADE, Controller, declare
+from thinknx_async.controllers import (
+    BUILTIN,
+    DEVICE_KINDS,
+    READY_MADE,
+    Controller,
+    by_kind,
+    declare,
+)
 from thinknx_async.knx import PERCENT, SWITCH, Rule, choice
 from thinknx_async.simulator.controllers import DEVICE_CONTROLLERS, KNX_CONTROLLERS
 
@@ -178,6 +185,16 @@ async def test_a_declared_read_is_typed_by_its_rule() -> None:
             await site.thermostat(GUID).read(mode)
 
 
+@pytest.mark.anyio
+async def test_site_device_makes_the_proxy_of_a_kind() -> None:
+    async with quiet_session() as session:
+        site = make_site(session, "cloud")
+        assert [type(site.device(kind, GUID)).kind for kind in DEVICE_KINDS] == list(DEVICE_KINDS)
+        assert site.device("analog", GUID) == site.analog(GUID)
+        with pytest.raises(ValidationError, match="device kind must be one of"):
+            site.device("toaster", GUID)
+
+
 # The inventory's [controllers] ----------------------------------------------------------------
 
 SITE = '[sites.a]\nmode = "cloud"\nkey = "k"\n'
@@ -241,6 +258,17 @@ def test_the_docs_tables_say_what_the_table_says(controller: Controller[Any]) ->
             assert "=" not in row[1].partition("?")[2].replace("guid=G", "")
         if page == "devices.md":
             assert row[3] == ("yes" if controller.idempotent else "**no**")
+
+
+def test_the_command_page_lists_every_device_verb() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    shown = {
+        (kind, verb)
+        for kind, verbs in re.findall(r"^\| `thinknx (\w+) ([\w\\|-]+) ", text, re.M)
+        for verb in verbs.split("\\|")
+    }
+    table = {(kind, verb) for kind in DEVICE_KINDS for verb in by_kind(kind)}
+    assert table <= shown, f"docs/cli.md lacks {sorted(table - shown)}"
 
 
 def test_the_ready_made_table_lists_every_declaration() -> None:
