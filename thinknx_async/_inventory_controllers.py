@@ -63,7 +63,7 @@ def parse_controllers(data: Mapping[str, Any], path: Path | None) -> tuple[Contr
                     _rule(ctx, table["rule"], f"{field}.rule"),
                     param=ctx.string(table.get("param", "cmd"), f"{field}.param"),
                     verb=verb,
-                    help=table.get("help", "") if isinstance(table.get("help"), str) else "",
+                    help=ctx.string(table["help"], f"{field}.help") if "help" in table else "",
                     **flags,
                 )
             )

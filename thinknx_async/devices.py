@@ -275,13 +275,18 @@ class Knx:
     def __repr__(self) -> str:
         return f"<Knx on {self.site.name!r}>"
 
-    async def _send(
+    async def send(
         self,
         controller: Controller[Any],
         group: str | GroupAddress,
         value: Any,
-        allow_broadcast: bool,
+        *,
+        allow_broadcast: bool = False,
     ) -> KnxResult:
+        """Send the telegram of a KNX ``controller`` (``system/sendKNX...``) with ``value``,
+        checked by its rule; the ``send_*`` methods are this, typed."""
+        if not isinstance(controller, Controller) or controller.kind != "knx":
+            raise ValidationError(f"{controller!r:.60} is not a KNX controller")
         address = str(check_group(group, allow_broadcast=allow_broadcast))
         query = f"group={address}&{controller.encode(value)}"
         body = await self.site.request(controller.endpoint, query)
@@ -295,13 +300,13 @@ class Knx:
         ``0/0/0`` is KNX's broadcast address, heard by every device on the bus: it is refused
         unless ``allow_broadcast=True`` (the same holds for every ``send_*`` method).
         """
-        return await self._send(_KNX_BIT, group, value, allow_broadcast)
+        return await self.send(_KNX_BIT, group, value, allow_broadcast=allow_broadcast)
 
     async def send_byte(
         self, group: str | GroupAddress, value: int, *, allow_broadcast: bool = False
     ) -> KnxResult:
         """Send a DPT 5 (1-byte unsigned) telegram: ``value`` 0..255."""
-        return await self._send(_KNX_BYTE, group, value, allow_broadcast)
+        return await self.send(_KNX_BYTE, group, value, allow_broadcast=allow_broadcast)
 
     async def send_float(
         self,
@@ -311,7 +316,7 @@ class Knx:
         allow_broadcast: bool = False,
     ) -> KnxResult:
         """Send a DPT 9 (2-byte float) telegram: ``value`` within -671088.64..670760.96."""
-        return await self._send(_KNX_FLOAT, group, value, allow_broadcast)
+        return await self.send(_KNX_FLOAT, group, value, allow_broadcast=allow_broadcast)
 
 
 #: The proxy class of each device kind.

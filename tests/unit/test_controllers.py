@@ -17,6 +17,7 @@ from thinknx_async.controllers import (
     DEVICE_KINDS,
     READY_MADE,
     Controller,
+    builtin,
     by_kind,
     declare,
 )
@@ -193,6 +194,18 @@ async def test_site_device_makes_the_proxy_of_a_kind() -> None:
         assert site.device("analog", GUID) == site.analog(GUID)
         with pytest.raises(ValidationError, match="device kind must be one of"):
             site.device("toaster", GUID)
+
+
+@pytest.mark.anyio
+async def test_knx_send_takes_only_knx_controllers() -> None:
+    async with quiet_session() as session:
+        with mock({"namespace": "system/sendKNXbyte", "group": "1/0/1", "value": 7}) as router:
+            knx = make_site(session, "cloud").knx
+            await knx.send(builtin("system/sendKNXbyte"), "1/0/1", 7)
+            assert router.calls.last.request.url.query.decode() == "group=1/0/1&value=7"
+            with pytest.raises(ValidationError, match="is not a KNX controller"):
+                await knx.send(builtin("power"), "1/0/1", 1)
+            assert router.calls.call_count == 1
 
 
 # The inventory's [controllers] ----------------------------------------------------------------

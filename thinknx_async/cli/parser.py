@@ -30,6 +30,9 @@ __all__ = ["build_parser"]
 _VALUE_TYPES: dict[str, tuple[Callable[[str], Any], str]] = {
     "percent": (percent, "PERCENT"),
     "setpoint": (decimal, "CELSIUS"),
+    "switch": (bit, "VALUE"),
+    "byte": (byte, "VALUE"),
+    "dpt9": (dpt9, "VALUE"),
 }
 
 
@@ -174,14 +177,11 @@ def _device_verbs(sub: Any, leaves: Leaves, extra: Iterable[Controller[Any]]) ->
 def _other_verbs(sub: Any, leaves: Leaves) -> None:
     knx = sub.add_parser("knx", help="raw KNX telegrams", description="raw KNX telegrams")
     knx_sub = knx.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, convert, help in (
-        ("send-bit", bit, "DPT 1: 0 or 1"),
-        ("send-byte", byte, "DPT 5: 0..255"),
-        ("send-float", dpt9, "DPT 9: a decimal such as 21.5"),
-    ):
-        leaf = _leaf(knx_sub, action, f"send a {help} telegram", leaves)
+    for verb, (controller,) in by_kind("knx").items():
+        convert, _ = _value_type(controller.rule)
+        leaf = _leaf(knx_sub, verb, f"{controller.help}: {controller.rule.text}", leaves)
         leaf.add_argument("group", type=group, metavar="GROUP", help="e.g. 1/0/1")
-        leaf.add_argument("value", type=convert, metavar="VALUE", help=help)
+        leaf.add_argument("value", type=convert, metavar="VALUE", help=controller.rule.text)
     _leaf(sub, "status", "read each server's status (system/serverStatus)", leaves)
     call = _leaf(sub, "call", "call any controller: thinknx call CONTROLLER key=value ...", leaves)
     call.add_argument("controller", metavar="CONTROLLER", help="e.g. powerlevel")

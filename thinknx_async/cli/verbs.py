@@ -104,11 +104,11 @@ def make_verb(
         shown = " ".join(k if v is None else f"{k}={v}" for k, v in args.params)
         return Verb(f"call {args.controller} {shown}".rstrip(), _call_prepare(args, resolve), True)
     if verb == "knx":
-        method = {"send-bit": "send_bit", "send-byte": "send_byte", "send-float": "send_float"}
-        name, address, value = method[args.action], args.group, args.value
+        (controller,) = by_kind("knx")[args.action]
+        address, value = args.group, args.value
 
         def knx(site: Site) -> Send:
-            return lambda: getattr(site.knx, name)(address, value)
+            return lambda: site.knx.send(controller, address, value)
 
         return Verb(f"knx {args.action} {address} {value}", knx, reads=False)
     value = getattr(args, "value", None)
