@@ -19,8 +19,8 @@ import attrs
 from ._endpoints import Endpoint, check_guid
 from .controllers import Controller, DeviceKind, builtin
 from .errors import ValidationError
-from .knx import GroupAddress, check_group
-from .models import CommandResult, KnxResult, reply_error, structure
+from .models import CommandResult, reply_error, structure
+from .telegrams import Knx as Knx
 
 if TYPE_CHECKING:
     from .site import Site
@@ -53,9 +53,6 @@ _CHRONOTABLE: Final = builtin("chronotable")
 _HVAC_POWER: Final = builtin("hvacpower")
 _SCENE: Final = builtin("scenelaunch")
 _TRIGGER: Final = builtin("trigger")
-_KNX_BIT: Final = builtin("system/sendKNXbit")
-_KNX_BYTE: Final = builtin("system/sendKNXbyte")
-_KNX_FLOAT: Final = builtin("system/sendKNXfloat2bytes")
 
 
 def _guid(_: object, __: object, value: str) -> None:
@@ -260,63 +257,6 @@ class Analog(Device):
 
     __slots__ = ()
     kind = "analog"
-
-
-@attrs.frozen(slots=True, repr=False)
-class Knx:
-    """Raw KNX telegrams to group addresses (``system/sendKNX...``).
-
-    Telegrams are never re-sent once they may have reached the bus: a second one could step a
-    dimmer or flip a toggle again.
-    """
-
-    site: Site
-
-    def __repr__(self) -> str:
-        return f"<Knx on {self.site.name!r}>"
-
-    async def send(
-        self,
-        controller: Controller[Any],
-        group: str | GroupAddress,
-        value: Any,
-        *,
-        allow_broadcast: bool = False,
-    ) -> KnxResult:
-        """Send the telegram of a KNX ``controller`` (``system/sendKNX...``) with ``value``,
-        checked by its rule; the ``send_*`` methods are this, typed."""
-        if not isinstance(controller, Controller) or controller.kind != "knx":
-            raise ValidationError(f"{controller!r:.60} is not a KNX controller")
-        address = str(check_group(group, allow_broadcast=allow_broadcast))
-        query = f"group={address}&{controller.encode(value)}"
-        body = await self.site.request(controller.endpoint, query)
-        return structure(body, KnxResult, what=f"{controller.name} reply")
-
-    async def send_bit(
-        self, group: str | GroupAddress, value: int | bool, *, allow_broadcast: bool = False
-    ) -> KnxResult:
-        """Send a DPT 1 (1-bit) telegram: ``value`` 0 or 1.
-
-        ``0/0/0`` is KNX's broadcast address, heard by every device on the bus: it is refused
-        unless ``allow_broadcast=True`` (the same holds for every ``send_*`` method).
-        """
-        return await self.send(_KNX_BIT, group, value, allow_broadcast=allow_broadcast)
-
-    async def send_byte(
-        self, group: str | GroupAddress, value: int, *, allow_broadcast: bool = False
-    ) -> KnxResult:
-        """Send a DPT 5 (1-byte unsigned) telegram: ``value`` 0..255."""
-        return await self.send(_KNX_BYTE, group, value, allow_broadcast=allow_broadcast)
-
-    async def send_float(
-        self,
-        group: str | GroupAddress,
-        value: float | int | Decimal,
-        *,
-        allow_broadcast: bool = False,
-    ) -> KnxResult:
-        """Send a DPT 9 (2-byte float) telegram: ``value`` within -671088.64..670760.96."""
-        return await self.send(_KNX_FLOAT, group, value, allow_broadcast=allow_broadcast)
 
 
 #: The proxy class of each device kind.

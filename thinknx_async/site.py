@@ -19,7 +19,7 @@ from ._replies import decode_reply, transport_error
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
 from .controllers import DeviceKind, builtin
-from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
+from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
     RateLimitedError,
@@ -29,6 +29,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ServerStatus, structure_server_status
+from .telegrams import Knx
 from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
