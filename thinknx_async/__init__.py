@@ -6,7 +6,8 @@ house or fan a command out to hundreds of sites.
 
 from ._stats import RequestStats, count_requests
 from ._transport import PoolStats
-from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
+from .controllers import Controller, declare
+from .devices import Analog, Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -27,7 +28,7 @@ from .errors import (
 )
 from .fanout import FanOut, Outcome, Report, Summary
 from .inventory import Alias, Fleet, Inventory, InventoryError, Secret, SiteEntry
-from .knx import GroupAddress
+from .knx import GroupAddress, Rule
 from .models import CommandResult, KnxResult, ServerStatus
 from .retry import RetryPolicy
 from .session import (
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "USE_SESSION_DEFAULT",
     "Alias",
+    "Analog",
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
@@ -58,6 +60,7 @@ __all__ = [
     "CertificateError",
     "CommandResult",
     "ConnectError",
+    "Controller",
     "Device",
     "DeviceNotFoundError",
     "ExecutionError",
@@ -81,6 +84,7 @@ __all__ = [
     "Report",
     "RequestStats",
     "RetryPolicy",
+    "Rule",
     "Scene",
     "Secret",
     "ServerError",
@@ -99,4 +103,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "count_requests",
+    "declare",
 ]

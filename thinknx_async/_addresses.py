@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -13,6 +12,7 @@ import attrs
 import httpx
 
 from ._digest import SiteDigestAuth
+from ._endpoints import is_url_safe
 from .errors import ValidationError
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "Address",
     "LocalTarget",
     "PlainHttpRefused",
+    "SiteKind",
+    "check_host",
     "check_key",
     "local_address",
     "local_target",
@@ -28,8 +30,8 @@ __all__ = [
 ]
 
 AUTH_MODES = ("digest", "basic", "query")
-_KEY = re.compile(r"[A-Za-z0-9_-]+")
-AuthMode = Literal["digest", "basic", "query"]
+#: How a site is reached: a local server, the Thinknx cloud, an on-premise relay.
+SiteKind = Literal["local", "cloud", "relay"]
 
 
 @attrs.frozen(slots=True)
@@ -144,8 +146,7 @@ def local_address(
         raise ValidationError(f"auth must be one of {AUTH_MODES}, got {auth!r}")
     if scheme not in ("http", "https"):
         raise ValidationError(f"scheme must be 'http' or 'https', got {scheme!r}")
-    if not isinstance(host, str) or not host or any(c in host for c in "/@?#% \\"):
-        raise ValidationError(f"host {host!r:.60} is not a host name or IP address")
+    check_host(host)
     if type(port) is not int or not 0 < port < 65536:
         raise ValidationError(f"port must be an integer 1..65535, got {port!r}")
     username = _non_empty("username", target.username)
@@ -205,6 +206,14 @@ def check_key(key: str) -> str:
     """An Integration Kit key as it may stand in a URL path (never quoted in the message)."""
     if not isinstance(key, str) or not key or len(key) > 256:
         raise ValidationError("the Integration Kit key must be a non-empty string")
-    if _KEY.fullmatch(key) is None:
+    if not is_url_safe(key, 256):
         raise ValidationError("the Integration Kit key must be letters, digits, - and _ only")
     return key
+
+
+def check_host(host: str) -> str:
+    """A host name or IP address as it may stand in a URL: nothing of a path, credentials,
+    query, escape or space."""
+    if not isinstance(host, str) or not host or any(c in host for c in "/@?#% \\"):
+        raise ValidationError(f"host {host!r:.60} is not a host name or IP address")
+    return host

@@ -1,9 +1,8 @@
-"""The controllers of the API, what the client may assume about each, and their parameters.
+"""What :meth:`~thinknx_async.Site.request` sends: an :class:`Endpoint` and an encoded query.
 
-``idempotent`` decides what a retry may do (see :mod:`thinknx_async.retry`): sending the same
-level, height or setpoint twice leaves the device where once would, but launching a scene,
-firing a button or putting a raw telegram on the KNX bus twice is a second command (a telegram
-may drive a toggle or a step object), so those are never re-sent once they may have run.
+The controllers themselves, and what the client may assume about each, are declared in
+:mod:`thinknx_async.controllers`; this module holds the rules every query obeys (GUIDs,
+controller and parameter names, the encoding of :meth:`~thinknx_async.Site.call`'s values).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Final
 from urllib.parse import quote
 
 import attrs
@@ -19,40 +17,37 @@ import attrs
 from .errors import ValidationError
 from .knx import format_decimal
 
-__all__ = ["Endpoint", "ParamValue", "check_controller", "check_guid", "encode_params"]
+__all__ = [
+    "RESERVED",
+    "Endpoint",
+    "ParamValue",
+    "check_controller",
+    "check_guid",
+    "encode_params",
+    "is_url_safe",
+]
 
 ParamValue = str | int | float | Decimal | bool | None
-_RESERVED = frozenset({"auth", "user", "pass", "fb"})  # set by the site
+#: The parameters the site sets itself, never the caller.
+RESERVED = frozenset({"auth", "user", "pass", "fb"})
 
-_GUID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_GUID = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROLLER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:/[A-Za-z][A-Za-z0-9_]*)?")
 
 
 @attrs.frozen(slots=True)
 class Endpoint:
-    """One controller: its path under ``api/V1/``, whether re-sending it is harmless."""
+    """What a request is sent to: a controller's path under ``api/V1/``, and whether re-sending
+    it is harmless (see :class:`~thinknx_async.controllers.Controller`)."""
 
     controller: str
     idempotent: bool
 
 
-POWER: Final = Endpoint("power", idempotent=True)
-POWER_STATUS: Final = Endpoint("powerstatus", idempotent=True)
-POWER_LEVEL: Final = Endpoint("powerlevel", idempotent=True)
-UP_DOWN: Final = Endpoint("updown", idempotent=True)
-STOP: Final = Endpoint("stop", idempotent=True)
-HEIGHT_LEVEL: Final = Endpoint("heightlevel", idempotent=True)
-HEIGHT_LEVEL_STATUS: Final = Endpoint("heightlevelstatus", idempotent=True)
-BLIND_ANGLE: Final = Endpoint("blindangle", idempotent=True)
-ACTUAL_TEMP: Final = Endpoint("actualtemp", idempotent=True)
-SETPOINT: Final = Endpoint("setpoint", idempotent=True)
-HVAC_POWER: Final = Endpoint("hvacpower", idempotent=True)
-SCENE_LAUNCH: Final = Endpoint("scenelaunch", idempotent=False)
-TRIGGER: Final = Endpoint("trigger", idempotent=False)
-KNX_BIT: Final = Endpoint("system/sendKNXbit", idempotent=False)
-KNX_BYTE: Final = Endpoint("system/sendKNXbyte", idempotent=False)
-KNX_FLOAT: Final = Endpoint("system/sendKNXfloat2bytes", idempotent=False)
-SERVER_STATUS: Final = Endpoint("system/serverStatus", idempotent=True)
+def is_url_safe(text: str, limit: int = 128) -> bool:
+    """Non-empty, at most ``limit`` characters, and only those of GUIDs and keys: ASCII
+    letters, digits, ``-`` and ``_``. The one home of "URL-safe"."""
+    return isinstance(text, str) and len(text) <= limit and _GUID.fullmatch(text) is not None
 
 
 def check_guid(guid: str) -> str:
@@ -62,7 +57,7 @@ def check_guid(guid: str) -> str:
     """
     if not isinstance(guid, str):
         raise ValidationError(f"GUID must be a string, got {type(guid).__name__}")
-    if _GUID.fullmatch(guid) is None:
+    if not is_url_safe(guid):
         raise ValidationError(
             f"GUID {guid[:40]!r} is invalid: 1 to 128 characters of A-Z a-z 0-9 - _"
         )
@@ -88,7 +83,7 @@ def encode_params(params: Mapping[str, ParamValue] | None) -> str:
     for key, value in (params or {}).items():
         if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
             raise ValidationError(f"parameter name {key!r:.40} is invalid")
-        if key.lower() in _RESERVED:
+        if key.lower() in RESERVED:
             raise ValidationError(f"parameter {key!r} is set by the site, not by the caller")
         parts.append(key if value is None else f"{key}={_encode(value, key)}")
     return "&".join(parts)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, get_args
 
 import attrs
-import httpx
 
+from ._addresses import AUTH_MODES, PlainHttpRefused, SiteKind, check_host, check_key, relay_root
+from ._endpoints import is_url_safe
+from .controllers import DEVICE_KINDS, DeviceKind
 from .errors import ThinknxError, ValidationError
 from .throttle import RateLimit
 
@@ -20,14 +22,11 @@ __all__ = [
     "InventoryError",
     "Mode",
     "Secret",
-    "is_url_safe",
     "parse_inventory",
 ]
 
-Mode = Literal["local", "cloud", "relay"]
-DeviceKind = Literal["light", "blind", "thermostat", "hvac", "scene", "button"]
-#: The device kinds an alias may name.
-DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = get_args(DeviceKind)
+#: How a site is reached (the same :data:`~thinknx_async.site.SiteKind` a site reports).
+Mode = SiteKind
 #: A Thinknx GUID is 22 URL-safe characters.
 GUID_LENGTH: Final = 22
 
@@ -41,7 +40,7 @@ _BY_MODE: Final[Mapping[str, frozenset[str]]] = {
 _ALL_FIELDS: Final = _COMMON.union(*_BY_MODE.values())
 _DEFAULT_FIELDS: Final = _ALL_FIELDS - {"aliases", "tags"}
 _RATE_FIELDS: Final = frozenset({"rate", "burst", "jitter", "adaptive"})
-_TOP_LEVEL: Final = frozenset({"version", "defaults", "aliases", "sites"})
+_TOP_LEVEL: Final = frozenset({"version", "defaults", "aliases", "controllers", "sites"})
 
 
 class InventoryError(ThinknxError, ValueError):
@@ -96,11 +95,6 @@ class Alias:
     name: str
     guid: str
     kind: DeviceKind
-
-
-def is_url_safe(text: str) -> bool:
-    """Non-empty, and only the characters of GUIDs and keys: ASCII letters, digits, ``-``, ``_``."""
-    return bool(text) and all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
 
 
 def _type_name(value: object) -> str:
@@ -179,19 +173,25 @@ def _rate_limit(ctx: _Context, value: object) -> tuple[RateLimit | None, bool]:
 
 def _key(ctx: _Context, value: object) -> Secret:
     secret = ctx.secret(value, "key")
-    if secret.value is not None and not is_url_safe(secret.value):
-        raise ctx.error("an Integration Kit key is letters and digits only", "key")
+    if secret.value is not None:
+        try:
+            check_key(secret.value)
+        except ValidationError:
+            raise ctx.error(
+                "an Integration Kit key is letters, digits, - and _ only", "key"
+            ) from None
     return secret
 
 
-def _relay_url(ctx: _Context, value: object) -> str:
+def _relay_url(ctx: _Context, value: object, insecure: bool) -> str:
     url = ctx.string(value, "url")
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ctx.error(f"expected http(s)://host[:port], got {url!r}", "url")
+        relay_root(url, allow_insecure=insecure)
+    except PlainHttpRefused:
+        raise ctx.error("plain http:// would send the key in clear text (set allow_insecure = "
+                        "true to allow it)", "url") from None  # fmt: skip
+    except ValidationError:
+        raise ctx.error(f"expected http(s)://host[:port], got {url!r}", "url") from None
     return url
 
 
@@ -255,28 +255,23 @@ def _site(
             raise ctx.error(f"missing (a {mode} site needs {', '.join(required)})", name)
     if mode == "local":
         host = ctx.string(merged["host"], "host")
-        if any(c in host for c in "/@?#% \\"):
-            raise ctx.error(f"{host!r} is not a host name or IP address", "host")
-        out["host"] = host
+        try:
+            out["host"] = check_host(host)
+        except ValidationError:
+            raise ctx.error(f"{host!r} is not a host name or IP address", "host") from None
         out["username"] = ctx.string(merged["username"], "username")
         out["password"] = ctx.secret(merged["password"], "password")
         out["port"] = ctx.integer(merged.get("port", 5051), "port", 1, 65535)
         out["scheme"] = ctx.choice(merged.get("scheme", "http"), "scheme", ("http", "https"))
-        auth = ctx.choice(merged.get("auth", "digest"), "auth", ("digest", "basic", "query"))
+        auth = ctx.choice(merged.get("auth", "digest"), "auth", AUTH_MODES)
         if auth == "query" and out["scheme"] != "http":
             raise ctx.error("query credentials work over plain http only", "auth")
         out["auth"] = auth
     else:
         out["key"] = _key(ctx, merged["key"])
         if mode == "relay":
-            out["url"] = _relay_url(ctx, merged["url"])
             insecure = ctx.boolean(merged.get("allow_insecure", False), "allow_insecure")
-            if out["url"].startswith("http:") and not insecure:
-                raise ctx.error(
-                    "plain http:// would send the key in clear text "
-                    "(set allow_insecure = true to allow it)",
-                    "url",
-                )
+            out["url"] = _relay_url(ctx, merged["url"], insecure)
             out["allow_insecure"] = insecure
     return out
 

@@ -1,35 +1,58 @@
 """Device proxies: a site and a GUID, with one method per capability.
 
-Each method validates its arguments (raising :class:`~thinknx_async.ValidationError` before
-anything is sent) and builds the exact query the API documents. Proxies are small frozen values:
-cheap to make, hashable, and equal when they name the same device of the same site.
+Each method is a thin wrapper over an entry of :data:`~thinknx_async.controllers.BUILTIN`: the
+entry validates the value (raising :class:`~thinknx_async.ValidationError` before anything is
+sent), writes the exact query the API documents and says whether a retry may re-send it.
+:meth:`Device.command` and :meth:`Device.read` take any controller, built-in or declared.
+Proxies are small frozen values: cheap to make, hashable, and equal when they name the same
+device of the same site.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import attrs
 
-from . import _endpoints as ep
 from ._endpoints import Endpoint, check_guid
-from ._numbers import exact_int
-from .knx import (
-    GroupAddress,
-    check_bit,
-    check_byte,
-    check_group,
-    check_percent,
-    format_dpt9,
-    format_setpoint,
-)
-from .models import CommandResult, KnxResult, reply_error, structure
+from .controllers import Controller, DeviceKind, builtin
+from .errors import ValidationError
+from .models import CommandResult, reply_error, structure
+from .telegrams import Knx as Knx
 
 if TYPE_CHECKING:
     from .site import Site
 
-__all__ = ["Blind", "Button", "Device", "Hvac", "Knx", "Light", "Scene", "Thermostat"]
+__all__ = [
+    "PROXIES",
+    "Analog",
+    "Blind",
+    "Button",
+    "Device",
+    "Hvac",
+    "Knx",
+    "Light",
+    "Scene",
+    "Thermostat",
+]
+
+T = TypeVar("T")
+_POWER: Final = builtin("power")
+_POWER_STATUS: Final = builtin("powerstatus")
+_POWER_LEVEL: Final = builtin("powerlevel")
+_UP_DOWN: Final = builtin("updown")
+_STOP: Final = builtin("stop")
+_HEIGHT: Final = builtin("heightlevel")
+_HEIGHT_STATUS: Final = builtin("heightlevelstatus")
+_ANGLE: Final = builtin("blindangle")
+_ACTUAL_TEMP: Final = builtin("actualtemp")
+_SETPOINT: Final = builtin("setpoint")
+_CHRONOTABLE: Final = builtin("chronotable")
+_HVAC_POWER: Final = builtin("hvacpower")
+_SCENE: Final = builtin("scenelaunch")
+_TRIGGER: Final = builtin("trigger")
 
 
 def _guid(_: object, __: object, value: str) -> None:
@@ -40,11 +63,53 @@ def _guid(_: object, __: object, value: str) -> None:
 class Device:
     """Base of the device proxies: the site it lives on and its GUID."""
 
+    kind: ClassVar[DeviceKind | None] = None
+    """The device kind its controllers must name (``None``: any)."""
+
     site: Site  # sites compare and hash by identity
     guid: str = attrs.field(validator=_guid)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.guid} on {self.site.name!r}>"
+
+    async def command(
+        self, controller: Controller[Any], value: Any = None, *, feedback: bool = False
+    ) -> CommandResult:
+        """Send ``controller`` (built-in or :func:`~thinknx_async.controllers.declare`-d) with
+        ``value``, checked by its rule; ``feedback`` only where the controller takes ``fb``."""
+        self._check(controller, read=False)
+        if feedback and not controller.feedback:
+            raise ValidationError(f"{controller.name} does not take fb (feedback)")
+        return await self._command(controller, value, feedback)
+
+    async def read(self, controller: Controller[T]) -> T:
+        """Read the state ``controller`` (a status read) reports, typed by its rule."""
+        self._check(controller, read=True)
+        return await self._state(controller)
+
+    def _check(self, controller: Controller[Any], *, read: bool) -> None:
+        if not isinstance(controller, Controller):
+            raise ValidationError(f"expected a Controller, got {type(controller).__name__}")
+        if self.kind is not None and controller.kind != self.kind:
+            raise ValidationError(
+                f"{controller.name} drives a {controller.kind}, not a {self.kind}"
+            )
+        if controller.read != read:
+            use = "read()" if controller.read else "command()"
+            raise ValidationError(f"{controller.name} is sent with {use}")
+
+    async def _command(
+        self, controller: Controller[Any], value: Any, feedback: bool = False
+    ) -> CommandResult:
+        query = f"guid={self.guid}&{controller.encode(value)}"
+        return await self._send(controller.endpoint, query, feedback)
+
+    async def _state(self, controller: Controller[T]) -> T:
+        status = await self._read(controller.endpoint)
+        state = controller.rule.decode(status)
+        if state is None:
+            raise reply_error(f"{controller.name} status {status!r} is not {controller.rule.text}")
+        return state
 
     async def _send(self, endpoint: Endpoint, query: str, feedback: bool = False) -> CommandResult:
         body = await self.site.request(endpoint, query, feedback=feedback)
@@ -63,41 +128,28 @@ class Device:
             raise reply_error(f"{endpoint.controller} reply has {problem}")
         return result.status
 
-    async def _read_whole(self, endpoint: Endpoint, top: int, rule: str) -> int:
-        status = await self._read(endpoint)
-        whole = exact_int(status)
-        if whole is None or not 0 <= whole <= top:
-            raise reply_error(f"{endpoint.controller} status {status!r} is not {rule}")
-        return whole
-
-    async def _read_percent(self, endpoint: Endpoint) -> int:
-        return await self._read_whole(endpoint, 100, "an integer 0..100")
-
-    async def _read_switch(self, endpoint: Endpoint) -> bool:
-        return await self._read_whole(endpoint, 1, "0 or 1") == 1
-
 
 class Light(Device):
     """A light, switch or dimmer: ``power``, ``powerstatus``, ``powerlevel``."""
 
     __slots__ = ()
+    kind = "light"
 
     async def turn_on(self, *, feedback: bool = False) -> CommandResult:
         """Switch on (``power?cmd=1``). With ``feedback``, wait for the device's new state."""
-        return await self._send(ep.POWER, f"guid={self.guid}&cmd=1", feedback)
+        return await self._command(_POWER, 1, feedback)
 
     async def turn_off(self, *, feedback: bool = False) -> CommandResult:
         """Switch off (``power?cmd=0``)."""
-        return await self._send(ep.POWER, f"guid={self.guid}&cmd=0", feedback)
+        return await self._command(_POWER, 0, feedback)
 
     async def is_on(self) -> bool:
         """Whether it is on (``powerstatus``)."""
-        return await self._read_switch(ep.POWER_STATUS)
+        return await self._state(_POWER_STATUS)
 
     async def set_level(self, level: int, *, feedback: bool = False) -> CommandResult:
         """Set the dimming level, an integer percentage 0..100 (``powerlevel``)."""
-        level = check_percent(level, what="level")
-        return await self._send(ep.POWER_LEVEL, f"guid={self.guid}&cmd={level}", feedback)
+        return await self._command(_POWER_LEVEL, level, feedback)
 
 
 class Blind(Device):
@@ -105,42 +157,42 @@ class Blind(Device):
     ``heightlevelstatus``, ``blindangle``."""
 
     __slots__ = ()
+    kind = "blind"
 
     async def up(self) -> CommandResult:
         """Start moving up (``updown?cmd=0``: the API's 0 is up)."""
-        return await self._send(ep.UP_DOWN, f"guid={self.guid}&cmd=0")
+        return await self._command(_UP_DOWN, 0)
 
     async def down(self) -> CommandResult:
         """Start moving down (``updown?cmd=1``)."""
-        return await self._send(ep.UP_DOWN, f"guid={self.guid}&cmd=1")
+        return await self._command(_UP_DOWN, 1)
 
     async def stop(self) -> CommandResult:
         """Stop moving (``stop?cmd=1``: the API requires ``cmd=1`` to confirm)."""
-        return await self._send(ep.STOP, f"guid={self.guid}&cmd=1")
+        return await self._command(_STOP, 1)
 
     async def set_height(self, height: int, *, feedback: bool = False) -> CommandResult:
         """Move to a height, an integer percentage 0..100 (``heightlevel?val=``)."""
-        height = check_percent(height, what="height")
-        return await self._send(ep.HEIGHT_LEVEL, f"guid={self.guid}&val={height}", feedback)
+        return await self._command(_HEIGHT, height, feedback)
 
     async def height(self) -> int:
         """The current height in percent (``heightlevelstatus``)."""
-        return await self._read_percent(ep.HEIGHT_LEVEL_STATUS)
+        return await self._state(_HEIGHT_STATUS)
 
     async def set_angle(self, angle: int, *, feedback: bool = False) -> CommandResult:
         """Set the slat angle, an integer percentage 0..100 (``blindangle``)."""
-        angle = check_percent(angle, what="angle")
-        return await self._send(ep.BLIND_ANGLE, f"guid={self.guid}&cmd={angle}", feedback)
+        return await self._command(_ANGLE, angle, feedback)
 
 
 class Thermostat(Device):
     """A thermostat: ``actualtemp``, ``setpoint``."""
 
     __slots__ = ()
+    kind = "thermostat"
 
     async def temperature(self) -> float:
         """The measured temperature (``actualtemp``)."""
-        return float(await self._read(ep.ACTUAL_TEMP))
+        return await self._state(_ACTUAL_TEMP)
 
     async def set_setpoint(
         self, celsius: float | int | Decimal, *, feedback: bool = False
@@ -149,90 +201,65 @@ class Thermostat(Device):
 
         ``celsius`` must lie within DPT 9.001's range, -273..670760 °C.
         """
-        value = format_setpoint(celsius)
-        return await self._send(ep.SETPOINT, f"guid={self.guid}&cmd={value}", feedback)
+        return await self._command(_SETPOINT, celsius, feedback)
+
+    async def set_chronotable(self, enabled: bool) -> CommandResult:
+        """Enable or disable the time schedule (``chronotable?cmd=1`` or ``0``). The spec names
+        this controller without a URL: check it against your server's Integration Kit page."""
+        return await self._command(_CHRONOTABLE, enabled)
 
 
 class Hvac(Device):
     """An HVAC unit or fan: ``hvacpower``."""
 
     __slots__ = ()
+    kind = "hvac"
 
     async def turn_on(self, *, feedback: bool = False) -> CommandResult:
         """Switch on (``hvacpower?cmd=1``)."""
-        return await self._send(ep.HVAC_POWER, f"guid={self.guid}&cmd=1", feedback)
+        return await self._command(_HVAC_POWER, 1, feedback)
 
     async def turn_off(self, *, feedback: bool = False) -> CommandResult:
         """Switch off (``hvacpower?cmd=0``)."""
-        return await self._send(ep.HVAC_POWER, f"guid={self.guid}&cmd=0", feedback)
+        return await self._command(_HVAC_POWER, 0, feedback)
 
 
 class Scene(Device):
     """A scene, a macro with no on/off state (``scenelaunch``): never re-sent if it may have run."""
 
     __slots__ = ()
+    kind = "scene"
 
     async def launch(self) -> CommandResult:
         """Start the scene (``scenelaunch?cmd=1``)."""
-        return await self._send(ep.SCENE_LAUNCH, f"guid={self.guid}&cmd=1")
+        return await self._command(_SCENE, 1)
 
     async def stop(self) -> CommandResult:
         """Stop the scene's remaining timed steps, if it is running (``scenelaunch?cmd=0``)."""
-        return await self._send(ep.SCENE_LAUNCH, f"guid={self.guid}&cmd=0")
+        return await self._command(_SCENE, 0)
 
 
 class Button(Device):
     """A generic button (``trigger``). Never retried once it may have run."""
 
     __slots__ = ()
+    kind = "button"
 
     async def trigger(self) -> CommandResult:
         """Fire the actions bound to the button (``trigger?cmd=1``, as the API's example)."""
-        return await self._send(ep.TRIGGER, f"guid={self.guid}&cmd=1")
+        return await self._command(_TRIGGER, 1)
 
 
-@attrs.frozen(slots=True, repr=False)
-class Knx:
-    """Raw KNX telegrams to group addresses (``system/sendKNX...``).
+class Analog(Device):
+    """An analog value on a continuous range. The spec gives its Value controller no URL:
+    declare it from your server's page (see :data:`~thinknx_async.controllers.READY_MADE`)
+    and send it with :meth:`~Device.command`."""
 
-    Telegrams are never re-sent once they may have reached the bus: a second one could step a
-    dimmer or flip a toggle again.
-    """
+    __slots__ = ()
+    kind = "analog"
 
-    site: Site
 
-    def __repr__(self) -> str:
-        return f"<Knx on {self.site.name!r}>"
-
-    async def _send(
-        self, endpoint: Endpoint, group: str | GroupAddress, value: str, allow_broadcast: bool
-    ) -> KnxResult:
-        address = str(check_group(group, allow_broadcast=allow_broadcast))
-        body = await self.site.request(endpoint, f"group={address}&value={value}")
-        return structure(body, KnxResult, what=f"{endpoint.controller} reply")
-
-    async def send_bit(
-        self, group: str | GroupAddress, value: int | bool, *, allow_broadcast: bool = False
-    ) -> KnxResult:
-        """Send a DPT 1 (1-bit) telegram: ``value`` 0 or 1.
-
-        ``0/0/0`` is KNX's broadcast address, heard by every device on the bus: it is refused
-        unless ``allow_broadcast=True`` (the same holds for every ``send_*`` method).
-        """
-        return await self._send(ep.KNX_BIT, group, str(check_bit(value)), allow_broadcast)
-
-    async def send_byte(
-        self, group: str | GroupAddress, value: int, *, allow_broadcast: bool = False
-    ) -> KnxResult:
-        """Send a DPT 5 (1-byte unsigned) telegram: ``value`` 0..255."""
-        return await self._send(ep.KNX_BYTE, group, str(check_byte(value)), allow_broadcast)
-
-    async def send_float(
-        self,
-        group: str | GroupAddress,
-        value: float | int | Decimal,
-        *,
-        allow_broadcast: bool = False,
-    ) -> KnxResult:
-        """Send a DPT 9 (2-byte float) telegram: ``value`` within -671088.64..670760.96."""
-        return await self._send(ep.KNX_FLOAT, group, format_dpt9(value), allow_broadcast)
+#: The proxy class of each device kind.
+PROXIES: Final[Mapping[DeviceKind, type[Device]]] = {
+    cls.kind: cls for cls in (Light, Blind, Thermostat, Hvac, Scene, Button, Analog) if cls.kind
+}

@@ -16,18 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
-from ._inventory_parse import (
-    DEVICE_KINDS,
-    GUID_LENGTH,
-    Alias,
-    DeviceKind,
-    Mode,
-    is_url_safe,
-    parse_inventory,
-)
+from ._endpoints import is_url_safe
+from ._inventory_controllers import parse_controllers
+from ._inventory_parse import GUID_LENGTH, Alias, Mode, parse_inventory
 from ._inventory_parse import InventoryError as InventoryError
 from ._inventory_parse import Secret as Secret
-from .devices import Blind, Button, Device, Hvac, Light, Scene, Thermostat
+from .controllers import DEVICE_KINDS, Controller, DeviceKind
+from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
 from .errors import ValidationError
 from .site import Site
 
@@ -47,14 +42,8 @@ __all__ = [
     "SiteEntry",
 ]
 
-_PROXIES: Mapping[DeviceKind, type[Device]] = {
-    "light": Light,
-    "blind": Blind,
-    "thermostat": Thermostat,
-    "hvac": Hvac,
-    "scene": Scene,
-    "button": Button,
-}
+#: Kept for older imports: the proxy class of each device kind is :data:`devices.PROXIES`.
+_PROXIES: Mapping[DeviceKind, type[Device]] = PROXIES
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -164,6 +153,8 @@ class Inventory:
 
     sites: tuple[SiteEntry, ...]
     path: Path | None = None
+    controllers: tuple[Controller[Any], ...] = ()
+    """The controllers its ``[controllers.VERB]`` tables declare (see :func:`controller`)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Inventory:
@@ -192,7 +183,15 @@ class Inventory:
         """Build an inventory from the file's structure (as ``tomllib`` returns it)."""
         file = None if path is None else Path(path)
         entries = [SiteEntry(**fields) for fields in parse_inventory(data, file)]
-        return cls(tuple(entries), file)
+        return cls(tuple(entries), file, parse_controllers(data, file))
+
+    def controller(self, verb: str) -> Controller[Any]:
+        """The controller declared as ``[controllers.VERB]``."""
+        for controller in self.controllers:
+            if verb in controller.actions:
+                return controller
+        known = ", ".join(v for c in self.controllers for v in c.actions) or "none"
+        raise InventoryError(f"no controller {verb!r} (declared: {known})", path=self.path)
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -239,7 +238,8 @@ class Inventory:
             if not hits:
                 raise InventoryError(f"no site has the tag {tag!r}", path=self.path)
             chosen.update(hits)
-        return Inventory(tuple(e for e in self.sites if e.name in chosen), self.path)
+        chosen_sites = tuple(e for e in self.sites if e.name in chosen)
+        return Inventory(chosen_sites, self.path, self.controllers)
 
     def open(self, session: Session, *, environ: Mapping[str, str] | None = None) -> Fleet:
         """Make a :class:`~thinknx_async.Site` of ``session`` for every entry: a :class:`Fleet`.
@@ -305,7 +305,7 @@ class Fleet(Sequence[Site]):
     def device(self, site: Site, name: str) -> Device:
         """The device proxy for alias ``name`` on ``site`` (its class follows the alias kind)."""
         alias = self.entry(site).resolve(name)
-        return _PROXIES[alias.kind](site, alias.guid)
+        return PROXIES[alias.kind](site, alias.guid)
 
     def light(self, site: Site, name: str) -> Light:
         """The light that alias (or GUID) ``name`` means on ``site``."""
@@ -330,3 +330,7 @@ class Fleet(Sequence[Site]):
     def button(self, site: Site, name: str) -> Button:
         """The button that alias (or GUID) ``name`` means on ``site``."""
         return Button(site, self.guid(site, name, "button"))
+
+    def analog(self, site: Site, name: str) -> Analog:
+        """The analog value that alias (or GUID) ``name`` means on ``site``."""
+        return Analog(site, self.guid(site, name, "analog"))

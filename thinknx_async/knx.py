@@ -1,4 +1,5 @@
-"""KNX value rules: group addresses and the DPT 1, 5 and 9 values the API can send.
+"""KNX value rules: group addresses, the DPT 1, 5 and 9 values the API can send, and the
+:class:`Rule` objects that bind each rule to the controllers taking it.
 
 Value types validate on construction, so a value that exists is a value the API accepts.
 """
@@ -6,14 +7,34 @@ Value types validate on construction, so a value that exists is a value the API 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
+from ._numbers import Number, exact_int
 from .errors import ValidationError
 
-__all__ = ["DPT9_MAX", "DPT9_MIN", "SETPOINT_MAX", "SETPOINT_MIN", "GroupAddress", "format_decimal"]
+__all__ = [
+    "BYTE",
+    "CONFIRM",
+    "DECIMAL",
+    "DPT9",
+    "DPT9_MAX",
+    "DPT9_MIN",
+    "PERCENT",
+    "SETPOINT",
+    "SETPOINT_MAX",
+    "SETPOINT_MIN",
+    "SWITCH",
+    "GroupAddress",
+    "Rule",
+    "choice",
+    "format_decimal",
+]
+
+T = TypeVar("T")
 
 DPT9_MIN: Final = -671088.64
 DPT9_MAX: Final = 670760.96
@@ -162,3 +183,101 @@ def check_group(group: str | GroupAddress, *, allow_broadcast: bool) -> GroupAdd
             "bus: pass allow_broadcast=True to send to it"
         )
     return address
+
+
+def check_confirm(value: int | bool, *, what: str = "value") -> int:
+    """A confirmation the API requires: exactly 1 (``stop``, ``trigger``)."""
+    if check_bit(value, what=what) != 1:
+        raise ValidationError(f"{what} must be 1 (it confirms the command), got {value!r}")
+    return 1
+
+
+@attrs.frozen(slots=True)
+class Rule(Generic[T]):
+    """A value rule: how a controller's value is checked and written, how its state reads back.
+
+    ``low``/``high`` bound an integer rule (``decimal`` rules are written as decimals instead);
+    ``text`` says the rule in words, for messages, help and the docs. ``encode(value, what)``
+    returns the wire text or raises :class:`~thinknx_async.ValidationError`; ``decode(status)``
+    is the typed state a reply's ``status`` stands for, or ``None`` when it breaks the rule.
+    """
+
+    name: str
+    text: str
+    encode: Callable[[Any, str], str] = attrs.field(repr=False)
+    decode: Callable[[Number], T | None] = attrs.field(repr=False)
+    low: int | None = None
+    high: int | None = None
+    decimal: bool = False
+
+    def parse(self, text: str) -> Any:
+        """A value written on a command line (``"20.5"``, ``"40"``), checked by this rule."""
+        try:
+            value: Any = Decimal(text) if self.decimal else int(text)
+        except (ArithmeticError, ValueError):
+            raise ValidationError(f"expected {self.text}, got {text[:40]!r}") from None
+        self.encode(value, "value")
+        return value
+
+
+def _whole(low: int, high: int) -> Callable[[Number], int | None]:
+    def decode(status: Number) -> int | None:
+        whole = exact_int(status)
+        return whole if whole is not None and low <= whole <= high else None
+
+    return decode
+
+
+def _switch(status: Number) -> bool | None:
+    whole = _whole(0, 1)(status)
+    return None if whole is None else whole == 1
+
+
+def _number(status: Number) -> float:
+    return float(status)
+
+
+SWITCH: Final[Rule[bool]] = Rule(
+    "switch", "0 or 1", lambda v, what: str(check_bit(v, what=what)), _switch, 0, 1
+)
+CONFIRM: Final[Rule[bool]] = Rule(
+    "confirm", "1 (a confirmation)", lambda v, what: str(check_confirm(v, what=what)), _switch, 1, 1
+)
+PERCENT: Final[Rule[int]] = Rule(
+    "percent", "an integer 0..100", lambda v, w: str(check_percent(v, what=w)), _whole(0, 100),
+    0, 100,
+)  # fmt: skip
+BYTE: Final[Rule[int]] = Rule(
+    "byte", "an integer 0..255", lambda v, w: str(check_byte(v)), _whole(0, 255), 0, 255
+)
+SETPOINT: Final[Rule[float]] = Rule(
+    "setpoint", f"a decimal °C within {SETPOINT_MIN}..{SETPOINT_MAX}, such as 20.5",
+    lambda v, w: format_setpoint(v), _number, decimal=True,
+)  # fmt: skip
+DPT9: Final[Rule[float]] = Rule(
+    "dpt9", f"a decimal within {DPT9_MIN}..{DPT9_MAX}", lambda v, w: format_dpt9(v), _number,
+    decimal=True,
+)  # fmt: skip
+DECIMAL: Final[Rule[float]] = Rule(
+    "decimal", "a finite decimal such as 21.5", lambda v, w: format_decimal(v, what=w), _number,
+    decimal=True,
+)  # fmt: skip
+
+
+def choice(*values: int, name: str = "choice") -> Rule[int]:
+    """A rule taking one of a few integers: an operating mode, a fan speed step."""
+    allowed = tuple(sorted({int(v) for v in values}))
+    if not allowed or any(type(v) is not int or v < 0 for v in values):
+        raise ValidationError("a choice rule needs one or more integers of at least 0")
+    shown = ", ".join(map(str, allowed))
+
+    def encode(value: Any, what: str) -> str:
+        if type(value) is not int or value not in allowed:
+            raise ValidationError(f"{what} must be one of {shown}, got {value!r}")
+        return str(value)
+
+    def decode(status: Number) -> int | None:
+        whole = exact_int(status)
+        return whole if whole in allowed else None
+
+    return Rule(name, f"one of {shown}", encode, decode, allowed[0], allowed[-1])

@@ -11,13 +11,13 @@ from typing import Final, Literal, Self
 
 import httpx
 
-from ._addresses import Address, local_address, relay_address, relay_root
+from ._addresses import Address, SiteKind, local_address, relay_address, relay_root
 from ._transport import ClientPool, Pool, PoolStats, RequestDefaults, open_pool
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
 from .retry import RetryPolicy
-from .site import Method, Site, SiteKind
+from .site import Method, Site
 from .throttle import RateLimit, TokenBucket
 
 __all__ = [
@@ -297,12 +297,9 @@ class Session:
                 relay_bucket = self._relay_buckets[host] = TokenBucket(self.relay_rate_limit)
         return Site(
             self,
-            kind=kind,
-            base_url=address.base,
+            kind,
+            address,
             name=name,
-            auth=address.auth,
-            auth_suffix=address.auth_suffix,
-            headers=address.headers,
             rate_limit=limit,
             relay_bucket=relay_bucket,
             max_in_flight=in_flight,

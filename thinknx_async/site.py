@@ -6,12 +6,12 @@ import logging
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import anyio
 import httpx
 
-from . import _endpoints as ep
+from ._addresses import Address, SiteKind
 from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
 from ._replies import decode_reply, transport_error
@@ -19,28 +19,51 @@ from ._secrets import Outgoing, masked_chain, redact
 from ._stats import current as current_stats
 from ._transport import TransportFailure
 from ._turn import Turn
-from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
+from .controllers import DeviceKind, builtin
+from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
     RateLimitedError,
     RedirectError,
     SessionError,
     ThinknxError,
+    ValidationError,
 )
 from .models import ServerStatus, structure_server_status
+from .telegrams import Knx
 from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ._transport import Pool
+    from .retry import RetryPolicy
+
+
+class Owner(Protocol):
+    """What a site needs of the session that made it (a :class:`~thinknx_async.Session` is
+    one): written here so that a site never imports the session."""
+
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def pool(self) -> Pool: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def max_reply_size(self) -> int: ...
+    @property
+    def timeouts(self) -> Mapping[str, float | None]: ...
+    def _check_usable(self) -> None: ...
+    def _bucket(self, base_url: str, limit: RateLimit) -> TokenBucket: ...
+
 
 __all__ = ["Site", "SiteKind"]
 
-SiteKind = Literal["local", "cloud", "relay"]
 Method = Literal["GET", "POST"]
 
 _log = logging.getLogger("thinknx_async")
 _FORM = "application/x-www-form-urlencoded"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SERVER_STATUS = builtin("system/serverStatus")
 
 
 class Site:
@@ -74,14 +97,11 @@ class Site:
 
     def __init__(
         self,
-        session: Session,
-        *,
+        session: Owner,
         kind: SiteKind,
-        base_url: str,
+        address: Address,
+        *,
         name: str | None,
-        auth: httpx.Auth | None,
-        auth_suffix: str,
-        headers: Mapping[str, str],
         rate_limit: RateLimit | None,
         relay_bucket: TokenBucket | None,
         max_in_flight: int,
@@ -90,11 +110,11 @@ class Site:
         self._session = session
         self.kind: SiteKind = kind
         """``"local"``, ``"cloud"`` or ``"relay"``."""
-        self._base = base_url
-        self._shown = redact(base_url)
-        self._auth = auth
-        self._auth_suffix = auth_suffix
-        self._headers = headers
+        self._base = address.base
+        self._shown = redact(address.base)
+        self._auth = address.auth
+        self._auth_suffix = address.auth_suffix
+        self._headers = address.headers
         self._rate_limit = rate_limit
         self._bucket: TokenBucket | None = None  # made on first use: handles stay small
         self._relay_bucket = relay_bucket
@@ -157,6 +177,17 @@ class Site:
         """A generic button."""
         return Button(self, guid)
 
+    def analog(self, guid: str) -> Analog:
+        """An analog value (driven by a declared controller: the spec gives it no URL)."""
+        return Analog(self, guid)
+
+    def device(self, kind: DeviceKind | str, guid: str) -> Device:
+        """The proxy of a device of ``kind`` (``"light"``, ``"blind"``...)."""
+        proxy = PROXIES.get(cast(DeviceKind, kind))
+        if proxy is None:
+            raise ValidationError(f"device kind must be one of {', '.join(PROXIES)}: {kind!r:.40}")
+        return proxy(self, guid)
+
     @property
     def knx(self) -> Knx:
         """Raw KNX telegrams to group addresses, with no UI object."""
@@ -166,7 +197,7 @@ class Site:
 
     async def server_status(self) -> ServerStatus:
         """The server's main facts (``system/serverStatus``)."""
-        return structure_server_status(await self.request(ep.SERVER_STATUS, ""))
+        return structure_server_status(await self.request(_SERVER_STATUS.endpoint, ""))
 
     async def call(
         self,

@@ -35,13 +35,16 @@ def _main(argv: Sequence[str] | None) -> int:
         from .parser import build_parser
         from .render import Ui
         from .run import run_command
-        from .targets import UsageError
+        from .targets import UsageError, declared_controllers
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         print(f"thinknx: {exc}; install the extra: pip install 'thinknx-async[cli]'",
               file=sys.stderr)  # fmt: skip
         return USAGE
     try:
-        args = build_parser().parse_args(argv)
+        declared = declared_controllers(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(declared)
+        parser.set_defaults(controllers=declared)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error, already printed (2)
         return exc.code if isinstance(exc.code, int) else USAGE
     ui = Ui(json_lines=args.json, verbose=args.verbose, progress=not args.no_progress)

@@ -5,46 +5,49 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .values import bit, byte, decimal, dpt9, group, param, per_second, percent, positive, seconds
+from ..controllers import DEVICE_KINDS, Controller, by_kind
+from ..knx import Rule
+from .values import (
+    bit,
+    byte,
+    checked,
+    decimal,
+    dpt9,
+    group,
+    param,
+    per_second,
+    percent,
+    positive,
+    seconds,
+)
 
 __all__ = ["build_parser"]
 
-#: Per device kind: action -> (help, takes a value, value help, has --feedback).
-ACTIONS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
-    "light": {
-        "on": ("switch on (power cmd=1)", None, True),
-        "off": ("switch off (power cmd=0)", None, True),
-        "status": ("read on/off (powerstatus)", None, False),
-        "level": ("set the dimming level (powerlevel)", "percent", True),
-    },
-    "blind": {
-        "up": ("move up (updown cmd=0)", None, False),
-        "down": ("move down (updown cmd=1)", None, False),
-        "stop": ("stop moving (stop cmd=1)", None, False),
-        "height": (
-            "set the height, or read it with no value (heightlevel[status])",
-            "percent?",
-            True,
-        ),
-        "angle": ("set the slat angle (blindangle)", "percent", True),
-    },
-    "thermostat": {
-        "temperature": ("read the measured temperature (actualtemp)", None, False),
-        "setpoint": ("set the target temperature (setpoint)", "celsius", True),
-    },
-    "hvac": {
-        "on": ("switch on (hvacpower cmd=1)", None, True),
-        "off": ("switch off (hvacpower cmd=0)", None, True),
-    },
-    "scene": {
-        "launch": ("start the scene (scenelaunch cmd=1)", None, False),
-        "stop": ("stop its remaining steps (scenelaunch cmd=0)", None, False),
-    },
-    "button": {"trigger": ("fire the button's actions (trigger)", None, False)},
+#: The command-line types of the built-in rules (any other rule parses its own values).
+_VALUE_TYPES: dict[str, tuple[Callable[[str], Any], str]] = {
+    "percent": (percent, "PERCENT"),
+    "setpoint": (decimal, "CELSIUS"),
+    "switch": (bit, "VALUE"),
+    "byte": (byte, "VALUE"),
+    "dpt9": (dpt9, "VALUE"),
 }
-READ_ACTIONS = frozenset({("light", "status"), ("thermostat", "temperature")})
+
+
+def _value_type(rule: Rule[Any]) -> tuple[Callable[[str], Any], str]:
+    return _VALUE_TYPES.get(rule.name) or (checked(rule.parse), "VALUE")
+
+
+def _action_help(verb: str, controllers: Sequence[Controller[Any]]) -> str:
+    """``switch on or off (power cmd=1)``, from the verb's controllers."""
+    parts = []
+    for c in controllers:
+        value = c.actions[verb]
+        parts.append(c.name if value is None else f"{c.name} {c.param}={value}")
+    helps = " / ".join(dict.fromkeys(c.help for c in controllers))
+    return f"{helps} ({', '.join(parts)})"
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -149,19 +152,25 @@ def _finish(leaf: argparse.ArgumentParser) -> None:
     _common(leaf, suppress=True)
 
 
-def _device_verbs(sub: Any, leaves: Leaves) -> None:
-    for kind, actions in ACTIONS.items():
+def _device_verbs(sub: Any, leaves: Leaves, extra: Iterable[Controller[Any]]) -> None:
+    """``thinknx KIND VERB``: one verb per action of the controllers of each kind."""
+    declared = tuple(extra)
+    for kind in DEVICE_KINDS:
+        verbs = by_kind(kind, declared)
+        if not verbs:
+            continue
         kind_parser = sub.add_parser(kind, help=f"{kind} commands", description=f"{kind} commands")
         actions_sub = kind_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-        for action, (help, value, feedback) in actions.items():
-            leaf = _leaf(actions_sub, action, help, leaves)
+        for verb, controllers in verbs.items():
+            leaf = _leaf(actions_sub, verb, _action_help(verb, controllers), leaves)
             leaf.add_argument("target", metavar="ALIAS_OR_GUID", help="inventory alias or GUID")
-            if value == "celsius":
-                leaf.add_argument("value", type=decimal, metavar="CELSIUS")
-            elif value:
-                nargs = "?" if value.endswith("?") else None
-                leaf.add_argument("value", type=percent, nargs=nargs, metavar="PERCENT")
-            if feedback:
+            takes = [c for c in controllers if not c.read and c.actions[verb] is None]
+            if takes:
+                convert, metavar = _value_type(takes[0].rule)
+                reads = any(c.read for c in controllers)
+                leaf.add_argument("value", type=convert, nargs="?" if reads else None,
+                                  metavar=metavar, help=takes[0].rule.text)  # fmt: skip
+            if any(c.feedback for c in controllers):
                 leaf.add_argument("--feedback", "--fb", action="store_true",
                                   help="wait for the device's new state (fb)")  # fmt: skip
 
@@ -169,14 +178,11 @@ def _device_verbs(sub: Any, leaves: Leaves) -> None:
 def _other_verbs(sub: Any, leaves: Leaves) -> None:
     knx = sub.add_parser("knx", help="raw KNX telegrams", description="raw KNX telegrams")
     knx_sub = knx.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, convert, help in (
-        ("send-bit", bit, "DPT 1: 0 or 1"),
-        ("send-byte", byte, "DPT 5: 0..255"),
-        ("send-float", dpt9, "DPT 9: a decimal such as 21.5"),
-    ):
-        leaf = _leaf(knx_sub, action, f"send a {help} telegram", leaves)
+    for verb, (controller,) in by_kind("knx").items():
+        convert, _ = _value_type(controller.rule)
+        leaf = _leaf(knx_sub, verb, f"{controller.help}: {controller.rule.text}", leaves)
         leaf.add_argument("group", type=group, metavar="GROUP", help="e.g. 1/0/1")
-        leaf.add_argument("value", type=convert, metavar="VALUE", help=help)
+        leaf.add_argument("value", type=convert, metavar="VALUE", help=controller.rule.text)
     _leaf(sub, "status", "read each server's status (system/serverStatus)", leaves)
     call = _leaf(sub, "call", "call any controller: thinknx call CONTROLLER key=value ...", leaves)
     call.add_argument("controller", metavar="CONTROLLER", help="e.g. powerlevel")
@@ -206,8 +212,8 @@ def _other_verbs(sub: Any, leaves: Leaves) -> None:
     demo.add_argument("--no-progress", action="store_true", default=False, help="no progress bar")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of the ``thinknx`` command."""
+def build_parser(controllers: Iterable[Controller[Any]] = ()) -> argparse.ArgumentParser:
+    """The parser of the ``thinknx`` command; ``controllers`` (declared ones) add their verbs."""
     parser = argparse.ArgumentParser(
         prog="thinknx",
         description="Drive Thinknx servers through the Integration Kit API: one site, or many "
@@ -217,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     leaves: Leaves = []
-    _device_verbs(sub, leaves)
+    _device_verbs(sub, leaves, controllers)
     _other_verbs(sub, leaves)
     for leaf in leaves:
         _finish(leaf)

@@ -102,7 +102,7 @@ async def run_command(args: argparse.Namespace, ui: Ui) -> int:
         return await run_verb(args, ui, inventory)
     async with make_session(args) as session:
         sites, fleet = open_sites(args, session, inventory)
-        verb = make_verb(args, make_resolver(fleet))
+        verb = make_verb(args, make_resolver(fleet), getattr(args, "controllers", ()))
         report = await run_on_sites(
             session,
             sites,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._addresses import PlainHttpRefused, check_key, local_target
+from ..controllers import Controller
 from ..errors import ValidationError
-from ..inventory import Fleet, Inventory
+from ..inventory import Fleet, Inventory, InventoryError
 from ..retry import RetryPolicy
 from ..session import DEFAULT_RATE_LIMIT, InsecureCredentialsWarning, Session
 from ..site import Site
@@ -18,6 +20,7 @@ from ..throttle import RateLimit
 
 __all__ = [
     "UsageError",
+    "declared_controllers",
     "insecure_hint",
     "installed_transports",
     "load_inventory",
@@ -60,6 +63,24 @@ def load_inventory(args: argparse.Namespace) -> Inventory | None:
     if args.all_sites or not _selected(args):
         return inventory
     return inventory.select(*(args.sites or ()), tags=args.tags or ())
+
+
+def declared_controllers(argv: Sequence[str]) -> tuple[Controller[Any], ...]:
+    """The controllers the inventory of ``argv`` declares, for their verbs, read before the
+    command line is parsed; an inventory that cannot be read declares none here (the command
+    reports it when it loads the inventory)."""
+    path = os.environ.get("THINKNX_INVENTORY")
+    for i, arg in enumerate(argv):
+        if arg in ("-i", "--inventory") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--inventory="):
+            path = arg.partition("=")[2]
+    if path is None:
+        path = DEFAULT_INVENTORY
+    try:
+        return Inventory.load(path).controllers
+    except InventoryError:
+        return ()
 
 
 def installed_transports() -> list[str]:

@@ -14,6 +14,7 @@ from ..knx import GroupAddress, check_byte, format_dpt9
 __all__ = [
     "bit",
     "byte",
+    "checked",
     "decimal",
     "dpt9",
     "group",
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-def _checked(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+def checked(convert: Callable[[str], Any]) -> Callable[[str], Any]:
     """``convert`` as an argparse type: its own message, never an exception's repr."""
 
     def parse(text: str) -> Any:
@@ -82,15 +83,15 @@ def _param(text: str) -> tuple[str, str | None]:
     return key, value if sep else None
 
 
-percent, bit, dpt9 = _checked(_percent), _checked(_bit), _checked(_dpt9)
-decimal, group = _checked(_decimal), _checked(GroupAddress.parse)
-byte = _checked(lambda text: check_byte(_integer(text, "an integer 0..255")))
-param = _checked(_param)
+percent, bit, dpt9 = checked(_percent), checked(_bit), checked(_dpt9)
+decimal, group = checked(_decimal), checked(GroupAddress.parse)
+byte = checked(lambda text: check_byte(_integer(text, "an integer 0..255")))
+param = checked(_param)
 
 
 def positive(text: str) -> int:
     """An argparse type: an integer of at least 1."""
-    value = _checked(lambda t: _integer(t, "an integer of at least 1"))(text)
+    value = checked(lambda t: _integer(t, "an integer of at least 1"))(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer of at least 1, got {text}")
     return int(value)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import attrs
 
 from .._endpoints import Endpoint, check_controller, encode_params
-from ..inventory import _PROXIES, DeviceKind, Fleet
+from ..controllers import Controller, DeviceKind, by_kind
+from ..devices import PROXIES
+from ..inventory import Fleet
 from ..site import Site
-from .parser import READ_ACTIONS
 
 __all__ = ["Prepare", "Resolve", "Send", "Verb", "make_resolver", "make_verb"]
 
@@ -48,37 +49,30 @@ def make_resolver(fleet: Fleet | None) -> Resolve:
     return resolve
 
 
-def _device_prepare(args: argparse.Namespace, resolve: Resolve) -> Prepare:
+def _controller(args: argparse.Namespace, extra: Iterable[Controller[Any]]) -> Controller[Any]:
+    """The controller a device verb sends: its read when no value is given and it has one."""
+    controllers = by_kind(args.verb, extra)[args.action]
+    if getattr(args, "value", None) is None:
+        reads = [c for c in controllers if c.read]
+        if reads:
+            return reads[0]
+    return next(c for c in controllers if not c.read)
+
+
+def _device_prepare(
+    args: argparse.Namespace, resolve: Resolve, controller: Controller[Any]
+) -> Prepare:
     kind: DeviceKind = args.verb
-    action: str = args.action
     target: str = args.target
-    value: Any = getattr(args, "value", None)
+    fixed = controller.actions[args.action]
+    value: Any = getattr(args, "value", None) if fixed is None else fixed
     fb = bool(getattr(args, "feedback", False))
-    table: dict[tuple[str, str], Callable[[Any], Awaitable[Any]]] = {
-        ("light", "on"): lambda d: d.turn_on(feedback=fb),
-        ("light", "off"): lambda d: d.turn_off(feedback=fb),
-        ("light", "status"): lambda d: d.is_on(),
-        ("light", "level"): lambda d: d.set_level(value, feedback=fb),
-        ("blind", "up"): lambda d: d.up(),
-        ("blind", "down"): lambda d: d.down(),
-        ("blind", "stop"): lambda d: d.stop(),
-        ("blind", "height"): lambda d: (
-            d.height() if value is None else d.set_height(value, feedback=fb)
-        ),
-        ("blind", "angle"): lambda d: d.set_angle(value, feedback=fb),
-        ("thermostat", "temperature"): lambda d: d.temperature(),
-        ("thermostat", "setpoint"): lambda d: d.set_setpoint(value, feedback=fb),
-        ("hvac", "on"): lambda d: d.turn_on(feedback=fb),
-        ("hvac", "off"): lambda d: d.turn_off(feedback=fb),
-        ("scene", "launch"): lambda d: d.launch(),
-        ("scene", "stop"): lambda d: d.stop(),
-        ("button", "trigger"): lambda d: d.trigger(),
-    }
-    method = table[kind, action]
 
     def prepare(site: Site) -> Send:
-        device = _PROXIES[kind](site, resolve(site, target, kind))  # checks the GUID
-        return lambda: method(device)
+        device = PROXIES[kind](site, resolve(site, target, kind))  # checks the GUID
+        if controller.read:
+            return lambda: device.read(controller)
+        return lambda: device.command(controller, value, feedback=fb)
 
     return prepare
 
@@ -95,8 +89,11 @@ def _call_prepare(args: argparse.Namespace, resolve: Resolve) -> Prepare:
     return prepare
 
 
-def make_verb(args: argparse.Namespace, resolve: Resolve) -> Verb:
-    """The :class:`Verb` that ``args`` (parsed by :func:`~.parser.build_parser`) ask for.
+def make_verb(
+    args: argparse.Namespace, resolve: Resolve, controllers: Iterable[Controller[Any]] = ()
+) -> Verb:
+    """The :class:`Verb` that ``args`` (parsed by :func:`~.parser.build_parser` with the same
+    declared ``controllers``) ask for.
 
     Raises :class:`~thinknx_async.ValidationError` for what no site could take (a controller
     name that is not one)."""
@@ -107,18 +104,14 @@ def make_verb(args: argparse.Namespace, resolve: Resolve) -> Verb:
         shown = " ".join(k if v is None else f"{k}={v}" for k, v in args.params)
         return Verb(f"call {args.controller} {shown}".rstrip(), _call_prepare(args, resolve), True)
     if verb == "knx":
-        method = {"send-bit": "send_bit", "send-byte": "send_byte", "send-float": "send_float"}
-        name, address, value = method[args.action], args.group, args.value
+        (controller,) = by_kind("knx")[args.action]
+        address, value = args.group, args.value
 
         def knx(site: Site) -> Send:
-            return lambda: getattr(site.knx, name)(address, value)
+            return lambda: site.knx.send(controller, address, value)
 
         return Verb(f"knx {args.action} {address} {value}", knx, reads=False)
     value = getattr(args, "value", None)
     title = f"{verb} {args.action} {args.target}" + ("" if value is None else f" {value}")
-    reads = (verb, args.action) in READ_ACTIONS or (verb, args.action, value) == (
-        "blind",
-        "height",
-        None,
-    )
-    return Verb(title, _device_prepare(args, resolve), reads)
+    controller = _controller(args, controllers)
+    return Verb(title, _device_prepare(args, resolve, controller), controller.read)

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .._addresses import relay_root
+from .._addresses import Address, relay_root
 from .._secrets import MASK
 from ..inventory import SiteEntry
 from ..session import CLOUD_URL, Session
@@ -95,12 +95,9 @@ def label_site(entry: SiteEntry, session: Session, cloud_url: str = CLOUD_URL) -
         base = f"{relay_root(entry.url, allow_insecure=True)}/{MASK}/api/V1/"
     return Site(
         session,
-        kind=entry.mode,
-        base_url=base,
+        entry.mode,
+        Address(base),
         name=entry.name,
-        auth=None,
-        auth_suffix="",
-        headers={},
         rate_limit=entry.rate_limit,
         relay_bucket=None,
         max_in_flight=1,

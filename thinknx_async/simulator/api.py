@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
+from .controllers import DEVICE_CONTROLLERS, KNX_CONTROLLERS, DeviceController
 from .params import ParamsError, format_number, parse_decimal, parse_group, parse_int
 from .responses import DEVICE_NOT_FOUND, IMPOSSIBLE, PARAMS_ERRORS
 from .simulator import Simulator, SiteRuntime
@@ -13,66 +13,9 @@ from .simulator import Simulator, SiteRuntime
 Reply = tuple[int, bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceController:
-    """How one device controller validates its value and what it answers."""
-
-    name: str
-    kinds: frozenset[str]
-    param: str | None = "cmd"
-    low: int = 0
-    high: int = 1
-    decimal: bool = False
-    optional: bool = False
-    feedback: bool = False
-    """Whether ``fb`` adds the new ``status`` to the reply."""
-    read: bool = False
-    """A status read: no value, always answers ``status``."""
-
-    @property
-    def prefix(self) -> bytes:
-        """The reply's opening, up to the GUID."""
-        return b'{"namespace":"' + self.name.encode() + b'",'
-
-
-def _ctl(name: str, kinds: str, **kwargs: object) -> DeviceController:
-    return DeviceController(name, frozenset(kinds.split()), **kwargs)  # type: ignore[arg-type]
-
-
-DEVICE_CONTROLLERS: dict[str, DeviceController] = {
-    c.name: c
-    for c in (
-        _ctl("power", "light", feedback=True),
-        _ctl("powerstatus", "light", param=None, read=True),
-        _ctl("powerlevel", "light", high=100, feedback=True),
-        _ctl("updown", "blind"),
-        _ctl("stop", "blind", low=1),
-        _ctl("heightlevel", "blind", param="val", high=100, feedback=True),
-        _ctl("heightlevelstatus", "blind", param=None, read=True),
-        _ctl("blindangle", "blind", high=100, feedback=True),
-        _ctl("actualtemp", "thermostat", param=None, read=True),
-        _ctl("setpoint", "thermostat hvac", decimal=True, feedback=True),
-        _ctl("hvacpower", "hvac", feedback=True),
-        _ctl("scenelaunch", "scene"),
-        _ctl("trigger", "button", low=1, optional=True),
-    )
-}
-
-KNX_CONTROLLERS: dict[str, tuple[int, int, bool]] = {
-    "system/sendKNXbit": (0, 1, False),
-    "system/sendKNXbyte": (0, 255, False),
-    "system/sendKNXfloat2bytes": (0, 0, True),
-}
-"""KNX telegram controllers: (low, high, decimal)."""
-
 SERVER_STATUS = "system/serverStatus"
 _PREFIXES = {name: c.prefix for name, c in DEVICE_CONTROLLERS.items()}
 _UNITS = {"en": ("days", "hours", "min"), "it": ("giorni", "ore", "min")}
-
-
-def known_controller(name: str) -> bool:
-    """Whether ``name`` is one of the 17 documented endpoints."""
-    return name in DEVICE_CONTROLLERS or name in KNX_CONTROLLERS or name == SERVER_STATUS
 
 
 class Executor:
@@ -93,9 +36,9 @@ class Executor:
             return 404, DEVICE_NOT_FOUND, False
         if dev.kind not in spec.kinds or (spec.name == "powerlevel" and not dev.device.dimmable):
             return 400, IMPOSSIBLE, False
-        prefix = _PREFIXES[spec.name]
+        prefix = _PREFIXES.get(spec.name) or spec.prefix
         if spec.read:
-            status = site.state.status(spec.name, guid, now)
+            status = site.state.status(spec.name, guid, now, spec.state)
             self.sim.counters.record_executed(guid, spec.name)
             body = b",".join((prefix + dev.guid_json, b'"status":' + format_number(status)))
             return 200, body + b"," + dev.comm_obj_json + b"}", False
@@ -106,17 +49,17 @@ class Executor:
                 value = parse_decimal(raw) if spec.decimal else parse_int(raw, spec.low, spec.high)
             except ParamsError:
                 return 400, PARAMS_ERRORS, False
-        site.state.execute(spec.name, guid, value, now)
+        site.state.execute(spec.name, guid, value, now, spec.state)
         self.sim.counters.record_executed(guid, spec.name)
         wants_status = spec.feedback and "fb" in params
         return 200, prefix + dev.guid_json + b"," + dev.comm_obj_json + b"}", wants_status
 
-    def feedback_body(self, site: SiteRuntime, controller: str, guid: str) -> bytes:
+    def feedback_body(self, site: SiteRuntime, spec: DeviceController, guid: str) -> bytes:
         """The reply to a command with ``fb``: the state after the feedback delay."""
         dev = site.devices[guid]
-        status = site.state.status(controller, guid, time.monotonic())
+        status = site.state.status(spec.name, guid, time.monotonic(), spec.state)
         return (
-            _PREFIXES[controller]
+            (_PREFIXES.get(spec.name) or spec.prefix)
             + dev.guid_json
             + b',"status":'
             + format_number(status)

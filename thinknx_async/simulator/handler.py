@@ -12,8 +12,9 @@ import time
 
 import anyio
 
-from .api import DEVICE_CONTROLLERS, KNX_CONTROLLERS, SERVER_STATUS, Executor, Reply
+from .api import SERVER_STATUS, Executor, Reply
 from .auth import AuthResult, basic_challenge, check_basic, check_query
+from .controllers import DEVICE_CONTROLLERS, KNX_CONTROLLERS
 from .counters import UNKNOWN_SITE
 from .params import parse_form
 from .ratelimit import retry_after_header
@@ -171,7 +172,7 @@ class ApiHandler:
         return await send_json(send, counters, status, reply)
 
     async def _execute(self, site: SiteRuntime, controller: str, params: dict[str, str]) -> Reply:
-        spec = DEVICE_CONTROLLERS.get(controller)
+        spec = DEVICE_CONTROLLERS.get(controller) or self.sim.extra_controllers.get(controller)
         if spec is not None:
             now = time.monotonic()
             status, body, wants_status = self.executor.device_command(site, spec, params, now)
@@ -179,7 +180,7 @@ class ApiHandler:
                 delay = self.sim.config.feedback_delay
                 if delay > 0:
                     await anyio.sleep(delay)
-                body = self.executor.feedback_body(site, controller, params["guid"])
+                body = self.executor.feedback_body(site, spec, params["guid"])
             return status, body
         if controller in KNX_CONTROLLERS:
             return self.executor.knx_command(site, controller, params)

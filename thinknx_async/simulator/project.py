@@ -17,6 +17,9 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("light", "blind", "thermostat", "hvac", "scene", "button")
 """Device kinds, in the order used by manifests and generation."""
+DECLARED_KINDS: tuple[str, ...] = ("analog",)
+"""Kinds a project file may hold but generation never makes: their controllers have no URL in
+the spec, so they answer only controllers the simulator is told about."""
 
 GUID_ALPHABET = string.ascii_letters + string.digits + "-_"
 KEY_ALPHABET = string.ascii_letters + string.digits
@@ -98,7 +101,7 @@ class Site:
         """GUIDs of this site's devices, grouped by kind (every kind present, maybe empty)."""
         out: dict[str, list[str]] = {kind: [] for kind in KINDS}
         for device in self.devices:
-            out[device.kind].append(device.guid)
+            out.setdefault(device.kind, []).append(device.guid)
         return out
 
 
@@ -206,8 +209,10 @@ _DEVICE_FLOAT_FIELDS = ("temperature", "setpoint")
 
 def _device_from_dict(site_name: str, index: int, raw: Mapping[str, Any]) -> Device:
     kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ProjectError(f"site {site_name!r} device {index}: kind must be one of {KINDS}")
+    if kind not in KINDS + DECLARED_KINDS:
+        raise ProjectError(
+            f"site {site_name!r} device {index}: kind must be one of {KINDS + DECLARED_KINDS}"
+        )
     guid = raw.get("guid") or random_guid(random.Random(f"{site_name}/{index}"))
     steps = tuple(
         SceneStep(float(s.get("delay", 0)), str(s["guid"]), str(s["controller"]), s.get("value", 1))

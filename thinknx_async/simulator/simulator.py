@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .auth import DigestAuthority
+from .controllers import DeviceController
 from .counters import Counters
 from .faults import Faults, FaultState
 from .personality import Personality
@@ -48,6 +49,9 @@ class SimulatorConfig:
     """In-process, local site ``i`` answers requests addressed to port ``local_port_base + i``."""
     personality: Personality = field(default_factory=Personality)
     """Behaviours of other firmware or of a proxy in front (see ``personality.py``)."""
+    controllers: tuple[DeviceController, ...] = ()
+    """Controllers beyond the spec's section 5 (see :func:`~.controllers.extra`), answered
+    like the built-in ones."""
 
 
 class DeviceRuntime:
@@ -99,6 +103,7 @@ class Simulator:
         self.relay_bucket = (
             TokenBucket(config.relay_rate, relay_burst) if config.relay_rate else None
         )
+        self.extra_controllers = {c.name: c for c in config.controllers}
         self.started = time.monotonic()
         self.closing = threading.Event()
         self.urls: dict[str, Any] = {"relay_url": None, "ca_file": None, "local": {}}
@@ -158,10 +163,6 @@ class Simulator:
     def bind_local_port(self, port: int, site_name: str) -> None:
         """Make ``port`` answer in local form for a site (used by the server runner)."""
         self.by_port[port] = self.by_name[site_name]
-
-    def unbind_port(self, port: int) -> None:
-        """Stop treating ``port`` as a local port (e.g. the relay got it)."""
-        self.by_port.pop(port, None)
 
     def manifest(self) -> dict[str, Any]:
         """Where and how to reach every site (see ``docs/simulator.md``)."""

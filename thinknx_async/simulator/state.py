@@ -9,20 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .controllers import STATUS_FIELD
 from .project import Device, SceneStep, Site
-
-STATUS_FIELD: dict[str, str] = {
-    "power": "on",
-    "powerstatus": "on",
-    "powerlevel": "level",
-    "heightlevel": "height",
-    "heightlevelstatus": "height",
-    "blindangle": "angle",
-    "actualtemp": "temperature",
-    "setpoint": "setpoint",
-    "hvacpower": "on",
-}
-"""Which state field a controller's ``status`` reports."""
 
 
 class DeviceState:
@@ -31,6 +19,7 @@ class DeviceState:
     __slots__ = (
         "angle",
         "device",
+        "extra",
         "height",
         "launches",
         "level",
@@ -60,6 +49,7 @@ class DeviceState:
         self.triggers = 0
         self.scene_next = 0
         self.scene_due = 0.0
+        self.extra: dict[str, float] = {}
 
 
 class SiteState:
@@ -153,20 +143,28 @@ class SiteState:
         value: float = getattr(s, name)
         return value
 
-    def execute(self, controller: str, guid: str, value: float, now: float) -> None:
-        """Apply a command (the caller has validated kind and value)."""
+    def execute(
+        self, controller: str, guid: str, value: float, now: float, key: str | None = None
+    ) -> None:
+        """Apply a command (the caller has validated kind and value); ``key``: the state entry
+        of a controller beyond the built-in model."""
         with self.lock:
             if self.running:
                 self._advance(now)
+            if key is not None:
+                self.devices[guid].extra[key] = value
+                return
             self._apply(controller, self.devices[guid], value, now)
             if controller == "scenelaunch" and self.running:
                 self._advance(now)
 
-    def status(self, controller: str, guid: str, now: float) -> float:
-        """The value ``controller`` reports as ``status`` for device ``guid``."""
+    def status(self, controller: str, guid: str, now: float, key: str | None = None) -> float:
+        """The value ``controller`` (or the state entry ``key``) reports as ``status``."""
         with self.lock:
             if self.running:
                 self._advance(now)
+            if key is not None:
+                return self.devices[guid].extra.get(key, 0)
             return self._status(controller, self.devices[guid], now)
 
     def send_knx(self, group: str, value: float) -> None:
@@ -193,6 +191,7 @@ class SiteState:
                 out.update(on=s.on_, setpoint=s.setpoint)
             elif kind == "scene":
                 out.update(running=s in self.running, launches=s.launches)
-            else:
+            elif kind == "button":
                 out.update(triggers=s.triggers)
+            out.update(s.extra)
             return out
