@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from thinknx_async import Session
-from thinknx_async._transport import Tokens
+from thinknx_async._transport import Outgoing, Tokens
 
 from . import _common as common
 
@@ -29,12 +29,7 @@ class _Stub:
     """Stands in for the session's pool: every request succeeds at once."""
 
     async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
+        self, request: Outgoing, tokens: Tokens | None = None
     ) -> tuple[int, Mapping[str, str], bytes]:
         return 200, {}, BODY
 

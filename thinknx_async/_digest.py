@@ -7,11 +7,11 @@ the request's own headers.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 
 import httpx
 
-from ._transport import Pool, Reply, Tokens
+from ._transport import Outgoing, Pool, Reply, Tokens
 
 __all__ = ["SiteDigestAuth", "send_with_digest"]
 
@@ -58,23 +58,22 @@ def _digest_challenge(response: httpx.Response) -> str | None:
 
 
 async def send_with_digest(
-    pool: Pool,
-    auth: httpx.Auth,
-    method: str,
-    url: str,
-    headers: Mapping[str, str] | None,
-    body: bytes | None,
-    tokens: Tokens | None = None,
+    pool: Pool, auth: httpx.Auth, outgoing: Outgoing, tokens: Tokens | None = None
 ) -> Reply:
     """Send through ``pool``, answering the server's challenge: the last reply (``tokens`` go
     with every request of the exchange, as one attempt's)."""
-    flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=body))
+    method, url, headers = outgoing.method, outgoing.url, outgoing.headers
+    flow = auth.async_auth_flow(httpx.Request(method, url, headers=headers, content=outgoing.body))
     request = await flow.__anext__()
     while True:
         answer = request.headers.get("authorization")
         # First, where Basic's header goes too: right after the session's own headers.
-        sent = headers if answer is None else {"authorization": answer, **(headers or {})}
-        reply = await pool.fetch(method, url, sent, body, tokens)
+        sent = (
+            outgoing
+            if answer is None
+            else outgoing.with_headers({"authorization": answer, **(headers or {})})
+        )
+        reply = await pool.fetch(sent, tokens)
         status, reply_headers, content = reply
         response = httpx.Response(status, headers=reply_headers, content=content)
         response.request = request

@@ -23,10 +23,9 @@ import dis
 import inspect
 import logging
 import re
-from collections.abc import Mapping
 from types import FrameType, TracebackType
 
-__all__ = ["MASK", "MaskedError", "Outgoing", "masked_chain", "redact"]
+__all__ = ["MASK", "MaskedError", "masked_chain", "redact"]
 
 MASK = "***"
 
@@ -180,24 +179,3 @@ class _LogFilter(logging.Filter):
 _filter = _LogFilter()
 for _name in _LOGGERS:
     logging.getLogger(_name).addFilter(_filter)
-
-
-class Outgoing:
-    """One request as it goes out, held so that a traceback's locals show it masked.
-
-    A traceback printed with its frames' locals shows this object's repr, never the raw URL,
-    headers or body (they carry keys, passwords and Basic credentials).
-    """
-
-    __slots__ = ("body", "headers", "method", "url")
-
-    def __init__(
-        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.body = body
-
-    def __repr__(self) -> str:
-        return f"<Outgoing {self.method} {redact(self.url)}>"

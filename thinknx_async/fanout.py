@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import anyio
 import attrs
@@ -353,7 +353,23 @@ async def gather(
     ``on_outcome`` is called with each outcome as it arrives (e.g. to advance a progress bar);
     an exception it raises cancels the rest and propagates.
     """
-    fan_out = FanOut(sites, operation, concurrency=concurrency)
+    return await collect(FanOut(sites, operation, concurrency=concurrency), on_outcome)
+
+
+class Stream(Protocol[ResultT]):
+    """A fan-out as :func:`collect` reads it: entered, then iterated, one outcome per site."""
+
+    @property
+    def total(self) -> int: ...
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc_info: Any) -> Any: ...
+    def __aiter__(self) -> AsyncIterator[Outcome[ResultT]]: ...
+
+
+async def collect(
+    fan_out: Stream[ResultT], on_outcome: OutcomeHook | None = None
+) -> Report[ResultT]:
+    """Every outcome of ``fan_out`` (a local or a distributed one), in site order."""
     outcomes: list[Outcome[ResultT] | None] = [None] * fan_out.total
     started = time.monotonic()
     async with fan_out:

@@ -6,7 +6,6 @@ import asyncio
 import enum
 import ssl
 import warnings
-from types import TracebackType
 from typing import Final, Literal, Self
 
 import httpx
@@ -209,12 +208,7 @@ class Session:
         self._check_usable()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

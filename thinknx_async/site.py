@@ -14,10 +14,11 @@ import httpx
 from ._addresses import Address, SiteKind
 from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
-from ._replies import decode_reply, transport_error
-from ._secrets import Outgoing, masked_chain, redact
+from ._failures import transport_error
+from ._replies import decode_reply
+from ._secrets import masked_chain, redact
 from ._stats import current as current_stats
-from ._transport import TransportFailure
+from ._transport import Outgoing, TransportFailure
 from ._turn import Turn
 from .controllers import DeviceKind, builtin
 from .devices import PROXIES, Analog, Blind, Button, Device, Hvac, Light, Scene, Thermostat
@@ -309,19 +310,9 @@ class Site:
             failure: ThinknxError | None = None
             try:
                 if self._auth is None:
-                    reply = await session.pool.fetch(
-                        wire.method, wire.url, wire.headers, wire.body, turn
-                    )
+                    reply = await session.pool.fetch(wire, turn)
                 else:
-                    reply = await send_with_digest(
-                        session.pool,
-                        self._auth,
-                        wire.method,
-                        wire.url,
-                        wire.headers,
-                        wire.body,
-                        turn,
-                    )
+                    reply = await send_with_digest(session.pool, self._auth, wire, turn)
             except TransportFailure as exc:
                 timeouts, limit = session.timeouts, session.max_reply_size
                 failure = transport_error(exc, what, timeouts, limit)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
 import anyio
 import pytest
 
-from thinknx_async._transport import ConnectionPool, PoolStats, Reply, Tokens
+from thinknx_async._transport import ConnectionPool, Outgoing, PoolStats, Reply, Tokens
 
 URL = "http://relay.example/KEY/api/V1/power?guid=G&cmd=1"
+REQUEST = Outgoing("GET", URL, None, None)
 
 
 class FakePool:
@@ -25,14 +25,7 @@ class FakePool:
         self.gate = anyio.Event()
         FakePool.made.append(self)
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
         assert not self.closed, "a request was routed to a closed pool"
         self.sent += 1
         try:
@@ -61,7 +54,7 @@ def make(size: int = 1) -> ConnectionPool:
 async def test_a_stranded_pool_is_replaced_and_closed() -> None:
     pool = make()
     async with anyio.create_task_group() as group:
-        group.start_soon(pool.fetch, "GET", URL, None, None)
+        group.start_soon(pool.fetch, REQUEST)
         await anyio.wait_all_tasks_blocked()
         group.cancel_scope.cancel()
     first = FakePool.made[0]
@@ -69,7 +62,7 @@ async def test_a_stranded_pool_is_replaced_and_closed() -> None:
     assert pool.stats() == PoolStats(0, 0, 4, pools=1, held=0, replaced=1)
     # The next request goes to the fresh pool, not the stranded one.
     FakePool.made[1].gate.set()
-    assert await pool.fetch("GET", URL, None, None) == (200, {}, b"{}")
+    assert await pool.fetch(REQUEST) == (200, {}, b"{}")
     assert (first.sent, FakePool.made[1].sent) == (1, 1)
 
 
@@ -78,11 +71,11 @@ async def test_a_pool_is_checked_only_once_nothing_of_ours_is_in_it() -> None:
     """While another request of the session is still in the pool, what it holds is ours."""
     pool = make(size=2)
     async with anyio.create_task_group() as outer:
-        outer.start_soon(pool.fetch, "GET", URL, None, None)  # stays in flight
+        outer.start_soon(pool.fetch, REQUEST)  # stays in flight
         await anyio.wait_all_tasks_blocked()
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as group:
-                group.start_soon(pool.fetch, "GET", URL, None, None)
+                group.start_soon(pool.fetch, REQUEST)
                 await anyio.wait_all_tasks_blocked()
                 scope.cancel()
         shared = FakePool.made[0]
@@ -95,14 +88,7 @@ async def test_a_pool_is_checked_only_once_nothing_of_ours_is_in_it() -> None:
 
 
 class FailingPool(FakePool):
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
         raise OSError("refused")
 
 
@@ -112,6 +98,6 @@ async def test_a_failure_that_strands_nothing_replaces_nothing() -> None:
     pool = ConnectionPool(lambda _size, _https: failing, max_connections=4, pool_size=1)
     for _ in range(3):
         with pytest.raises(OSError, match="refused"):
-            await pool.fetch("GET", URL, None, None)
+            await pool.fetch(REQUEST)
     assert not failing.closed
     assert pool.stats() == PoolStats(0, 0, 4, pools=1, held=0, replaced=0)

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from thinknx_async import Session, ValidationError
-from thinknx_async._replies import transport_error
-from thinknx_async._secrets import MaskedError, Outgoing, masked_chain, redact
+from thinknx_async._failures import transport_error
+from thinknx_async._secrets import MaskedError, masked_chain, redact
+from thinknx_async._transport import Outgoing
 from thinknx_async._transport.httpx_pool import failure_of
 
 BASIC = base64.b64encode(b"service:y").decode()

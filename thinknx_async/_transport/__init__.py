@@ -12,36 +12,18 @@
 Nothing here knows sites, limits or the library's error tree.
 """
 
-from .base import (
-    BadReply,
-    ConnectFailed,
-    ConnectionBroken,
-    Pool,
-    PoolClosed,
-    PoolStats,
-    Reply,
-    ReplyTooLarge,
-    RequestDefaults,
-    Timeout,
-    Tokens,
-    TransportFailure,
-)
+from .base import Outgoing, Pool, PoolStats, Reply, RequestDefaults, Tokens, TransportFailure
 from .httpx_pool import ClientPool
 from .pool import ConnectionPool, open_pool
 
 __all__ = [
-    "BadReply",
     "ClientPool",
-    "ConnectFailed",
-    "ConnectionBroken",
     "ConnectionPool",
+    "Outgoing",
     "Pool",
-    "PoolClosed",
     "PoolStats",
     "Reply",
-    "ReplyTooLarge",
     "RequestDefaults",
-    "Timeout",
     "Tokens",
     "TransportFailure",
     "open_pool",

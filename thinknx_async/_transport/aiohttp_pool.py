@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
-from collections.abc import Mapping
 from types import SimpleNamespace
 
 import aiohttp
@@ -27,6 +26,7 @@ import yarl
 from .base import (
     ConnectFailed,
     ConnectionBroken,
+    Outgoing,
     PoolStats,
     Reply,
     ReplyTooLarge,
@@ -163,24 +163,17 @@ class AiohttpPool:
         self._open = (session, deadlines)
         return self._open
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
         """Send one request and read its whole reply, with no httpx objects on the way."""
         session, deadlines = self._open or self._start()
         task = deadlines.begin()
         unwatched = None if tokens is None else _Unwatched(tokens, deadlines, task)
         try:
             response = await session.request(
-                method,
-                yarl.URL(url, encoded=True),
-                headers=headers,
-                data=body,
+                request.method,
+                yarl.URL(request.url, encoded=True),
+                headers=request.headers,
+                data=request.body,
                 allow_redirects=False,
                 trace_request_ctx=unwatched,
             )

@@ -14,10 +14,13 @@ from typing import Literal, Protocol
 
 import attrs
 
+from .._secrets import redact
+
 __all__ = [
     "BadReply",
     "ConnectFailed",
     "ConnectionBroken",
+    "Outgoing",
     "Pool",
     "PoolClosed",
     "PoolStats",
@@ -34,6 +37,33 @@ __all__ = [
 
 Reply = tuple[int, Mapping[str, str], bytes]
 """A whole reply: status, headers (case-insensitive) and body."""
+
+
+class Outgoing:
+    """One request as it goes out: method, URL (absolute and encoded), its own headers (beyond
+    the pool's defaults) and body.
+
+    Held in one object so that a traceback's locals show it masked: its repr never shows the
+    raw URL, headers or body (they carry keys, passwords and Basic credentials).
+    """
+
+    __slots__ = ("body", "headers", "method", "url")
+
+    def __init__(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+
+    def with_headers(self, headers: Mapping[str, str] | None) -> Outgoing:
+        """The same request with other headers of its own."""
+        return Outgoing(self.method, self.url, headers, self.body)
+
+    def __repr__(self) -> str:
+        return f"<Outgoing {self.method} {redact(self.url)}>"
+
 
 Phase = Literal["connect", "write", "read", "pool", "call"]
 
@@ -146,16 +176,9 @@ class RequestDefaults:
 class Pool(Protocol):
     """What a site sends through: one request in, one whole reply out."""
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
-        """Send a request (``url`` absolute and encoded) with the pool's default headers and
-        ``headers``; read at most the pool's ``max_reply_size`` bytes of reply.
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
+        """Send ``request`` with the pool's default headers before its own; read at most the
+        pool's ``max_reply_size`` bytes of reply.
 
         ``tokens``, when the request brings them: given back when a new connection must be
         opened for it, and then awaited once that connection is ready, before any of the

@@ -21,6 +21,7 @@ from .base import (
     BadReply,
     ConnectFailed,
     ConnectionBroken,
+    Outgoing,
     PoolStats,
     Reply,
     RequestDefaults,
@@ -102,19 +103,17 @@ class _Requests:
         self._extensions: dict[str, Any] = {"timeout": defaults.timeouts}
 
     def build(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None,
-        scope: anyio.CancelScope | None,
+        self, outgoing: Outgoing, tokens: Tokens | None, scope: anyio.CancelScope | None
     ) -> httpx.Request:
-        merged = self._headers if headers is None else [*self._headers, *headers.items()]
+        own = outgoing.headers
+        merged = self._headers if own is None else [*self._headers, *own.items()]
         extensions: dict[str, Any] = self._extensions
         if tokens is not None:
             extensions = {**extensions, "trace": _AtTheWire(tokens, scope)}
-        return httpx.Request(method, url, headers=merged, content=body, extensions=extensions)
+        return httpx.Request(
+            outgoing.method, outgoing.url, headers=merged, content=outgoing.body,
+            extensions=extensions,
+        )  # fmt: skip
 
 
 async def read_whole(response: httpx.Response, limit: int) -> Reply:
@@ -155,32 +154,45 @@ async def _within(
     raise Timeout("call", seconds)
 
 
-class HttpxPool:
-    """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
+class _HttpxBased:
+    """What both httpx pools share: requests built once per session, the whole-call bound,
+    replies read whole and capped."""
 
-    __slots__ = ("_call_timeout", "_limit", "_requests", "_transport")
+    __slots__ = ("_call_timeout", "_limit", "_requests")
 
-    def __init__(self, defaults: RequestDefaults, size: int, verify: Any) -> None:
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+    #: Whether a request's tokens ride on httpcore's trace steps (only where httpcore is sure).
+    _traced = True
+
+    def __init__(self, defaults: RequestDefaults) -> None:
         self._requests = _Requests(defaults)
         self._limit = defaults.max_reply_size
         self._call_timeout = _bound(defaults.call_timeout)
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
+        traced = tokens if self._traced else None
+
         async def send(scope: anyio.CancelScope | None) -> Reply:
-            request = self._requests.build(method, url, headers, body, tokens, scope)
-            response = await self._transport.handle_async_request(request)
-            return await read_whole(response, self._limit)
+            built = self._requests.build(request, traced, scope)
+            return await read_whole(await self._response(built), self._limit)
 
         return await _within(self._call_timeout, send)
+
+    async def _response(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
+
+
+class HttpxPool(_HttpxBased):
+    """One small httpx (httpcore) pool of ``size`` connections, keep-alive included."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, defaults: RequestDefaults, size: int, verify: Any) -> None:
+        super().__init__(defaults)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+
+    async def _response(self, request: httpx.Request) -> httpx.Response:
+        return await self._transport.handle_async_request(request)
 
     def stats(self) -> PoolStats | None:
         return None
@@ -199,34 +211,20 @@ class HttpxPool:
         await self._transport.aclose()
 
 
-class ClientPool:
+class ClientPool(_HttpxBased):
     """An ``httpx.AsyncClient`` of the caller's: used as is (its timeouts too), never closed
-    by the library. Its requests hold their tokens over any connection the client opens."""
+    by the library. Its requests hold their tokens over any connection the client opens: its
+    transport may not be httpcore's (a mock, a caller's own)."""
 
-    __slots__ = ("_call_timeout", "_limit", "_requests", "client")
+    __slots__ = ("client",)
+    _traced = False
 
     def __init__(self, client: httpx.AsyncClient, defaults: RequestDefaults) -> None:
+        super().__init__(defaults)
         self.client = client
-        self._requests = _Requests(defaults)
-        self._limit = defaults.max_reply_size
-        self._call_timeout = _bound(defaults.call_timeout)
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
-        # The client's transport may not be httpcore's (a mock, a caller's own): the tokens,
-        # taken before the pool, stay taken over any connection it opens.
-        async def send(scope: anyio.CancelScope | None) -> Reply:
-            request = self._requests.build(method, url, headers, body, None, None)
-            response = await self.client.send(request, stream=True, follow_redirects=False)
-            return await read_whole(response, self._limit)
-
-        return await _within(self._call_timeout, send)
+    async def _response(self, request: httpx.Request) -> httpx.Response:
+        return await self.client.send(request, stream=True, follow_redirects=False)
 
     def stats(self) -> PoolStats | None:
         return None

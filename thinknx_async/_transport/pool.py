@@ -19,13 +19,13 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import anyio
 import httpx
 
 from ..errors import ValidationError
-from .base import Pool, PoolClosed, PoolStats, Reply, RequestDefaults, Tokens
+from .base import Outgoing, Pool, PoolClosed, PoolStats, Reply, RequestDefaults, Tokens
 from .httpx_pool import HttpxPool
 
 __all__ = ["ConnectionPool", "open_pool"]
@@ -97,14 +97,7 @@ class ConnectionPool:
         """What the transports of every small pool hold now (see :class:`PoolStats`)."""
         return sum(shard.pool.held() for o in self._origins.values() for shard in o.shards)
 
-    async def fetch(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        tokens: Tokens | None = None,
-    ) -> Reply:
+    async def fetch(self, request: Outgoing, tokens: Tokens | None = None) -> Reply:
         """Wait for a free connection slot, then send through a non-full pool of the origin
         (``tokens``: see :meth:`Pool.fetch`)."""
         slots = self._slots
@@ -121,7 +114,7 @@ class ConnectionPool:
                 await tokens()  # taken again, now that a connection is near
             if self._closed:  # closed before or while this request waited: open no new pool
                 raise PoolClosed
-            origin = self._origins.get(key := _origin(url))
+            origin = self._origins.get(key := _origin(request.url))
             if origin is None:
                 origin = self._origins[key] = _Origin()
             if origin.free:
@@ -134,7 +127,7 @@ class ConnectionPool:
             if shard.in_use == self._pool_size:
                 origin.free.pop()
             try:
-                reply = await shard.pool.fetch(method, url, headers, body, tokens)
+                reply = await shard.pool.fetch(request, tokens)
             except BaseException:
                 shard.suspect = True
                 raise
@@ -149,7 +142,8 @@ class ConnectionPool:
         if _httpx_log.isEnabledFor(logging.INFO):
             status = reply[0]
             reason = httpx.codes.get_reason_phrase(status)
-            _httpx_log.info('HTTP Request: %s %s "HTTP/1.1 %d %s"', method, url, status, reason)
+            line = 'HTTP Request: %s %s "HTTP/1.1 %d %s"'
+            _httpx_log.info(line, request.method, request.url, status, reason)
         return reply
 
     async def _check(self, shard: _Shard, origin: str) -> None:

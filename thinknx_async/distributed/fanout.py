@@ -12,7 +12,6 @@ import collections
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self
 
 import anyio
@@ -146,12 +145,7 @@ class DistributedFanOut(Generic[ResultT]):
             run_chunk, task, key=key, workers=[chunk.worker], allow_other_workers=False, pure=False
         )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._state = "closed"
         client = self._fleet._client
         if client is None:

@@ -4,10 +4,8 @@ session, checks what is to travel, and makes :class:`~.fanout.DistributedFanOut`
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
@@ -15,7 +13,7 @@ import cloudpickle
 from distributed import Client
 
 from ..errors import SessionError, ValidationError
-from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT, _check_concurrency
+from ..fanout import DEFAULT_CONCURRENCY, Outcome, Report, ResultT, _check_concurrency, collect
 from ..inventory import Inventory, SiteEntry
 from ..session import CLOUD_URL, Session
 from ..site import Site
@@ -117,12 +115,7 @@ class DaskFleet:
         self._client, self._close = client, close
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         client, close = self._client, self._close
         self._client = self._close = None
         if client is None or close is None:
@@ -189,16 +182,7 @@ class DaskFleet:
             entries, operation, concurrency=concurrency, idempotent=idempotent,
             pass_fleet=pass_fleet,
         )  # fmt: skip
-        started = time.monotonic()
-        outcomes: list[Outcome[ResultT] | None] = [None] * fan_out.total
-        async with fan_out:
-            async for outcome in fan_out:
-                outcomes[outcome.index] = outcome
-                if on_outcome is not None:
-                    on_outcome(outcome)
-        complete = tuple(o for o in outcomes if o is not None)
-        assert len(complete) == len(outcomes), "a fan-out reports every site"
-        return Report(complete, time.monotonic() - started)
+        return await collect(fan_out, on_outcome)
 
     def _label(self, entry: SiteEntry) -> Site:
         return label_site(entry, self._labels, self.session_options.get("cloud_url", CLOUD_URL))
