@@ -40,7 +40,9 @@ from .session import (
     UseSessionDefault,
 )
 from .site import Site
+from .state import State
 from .throttle import RateLimit, TokenBucket
+from .watch import Change, Watch, WatchError
 
 __version__ = "0.1.0"
 """The version of this package."""
@@ -56,6 +58,7 @@ __all__ = [
     "Blind",
     "Button",
     "CertificateError",
+    "Change",
     "CommandResult",
     "ConnectError",
     "Device",
@@ -89,6 +92,7 @@ __all__ = [
     "SessionError",
     "Site",
     "SiteEntry",
+    "State",
     "Summary",
     "Thermostat",
     "ThinknxError",
@@ -97,6 +101,8 @@ __all__ = [
     "TransportError",
     "UseSessionDefault",
     "ValidationError",
+    "Watch",
+    "WatchError",
     "__version__",
     "count_requests",
 ]

@@ -25,6 +25,7 @@ from .knx import (
     format_setpoint,
 )
 from .models import CommandResult, KnxResult, reply_error, structure
+from .state import State, record, store_of
 
 if TYPE_CHECKING:
     from .site import Site
@@ -46,6 +47,15 @@ class Device:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.guid} on {self.site.name!r}>"
 
+    @property
+    def state(self) -> State | None:
+        """What is known about this device: its last reported state (``None``: nothing yet).
+
+        Learned from reads and from commands sent with ``feedback=True``; shared by every proxy
+        of the same GUID on the same site. See :mod:`thinknx_async.state`.
+        """
+        return store_of(self.site).get(self.guid)
+
     async def _send(self, endpoint: Endpoint, query: str, feedback: bool = False) -> CommandResult:
         body = await self.site.request(endpoint, query, feedback=feedback)
         result = structure(body, CommandResult, what=f"{endpoint.controller} reply")
@@ -53,6 +63,7 @@ class Device:
             raise reply_error(
                 f"{endpoint.controller} reply is about GUID {result.guid!r:.40}, not {self.guid}"
             )
+        record(self, endpoint.controller, result.status, feedback)
         return result
 
     async def _read(self, endpoint: Endpoint) -> int | float:

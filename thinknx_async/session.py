@@ -7,6 +7,7 @@ import enum
 import ssl
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Final, Literal, Self
 
@@ -16,12 +17,14 @@ from ._addresses import Address, local_address, relay_address, relay_root
 from ._httpx import ClientPool
 from ._pool import Pool, PoolStats, RequestDefaults, open_pool
 from ._secrets import secrets
+from .devices import Device
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
 from .retry import RetryPolicy
 from .site import Method, Site, SiteKind
 from .throttle import RateLimit, TokenBucket
+from .watch import DEFAULT_EVERY, DEFAULT_SHARE, Every, Watch
 
 __all__ = [
     "CLOUD_URL",
@@ -422,6 +425,31 @@ class Session:
         """
         self._check_usable()
         return FanOut(sites, operation, concurrency=concurrency)
+
+    def watch(
+        self,
+        devices: Iterable[Device],
+        *,
+        every: Every = DEFAULT_EVERY,
+        share: float = DEFAULT_SHARE,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> Watch:
+        """Keep ``devices`` of any of this session's sites fresh, and stream their changes.
+
+        Each site is polled within ``share`` of its own rate (and the relay's), most overdue
+        device first, never ahead of a command; see :class:`~thinknx_async.Watch`::
+
+            async with session.watch(devices, every=30.0) as changes:
+                async for change in changes:
+                    ...
+        """
+        self._check_usable()
+        devices = tuple(devices)
+        for device in devices:
+            if getattr(getattr(device, "site", None), "_session", None) is not self:
+                raise ValidationError(f"{device!r} is not a device of this session")
+        return Watch(devices, every=every, share=share, backoff=backoff, max_backoff=max_backoff)
 
     async def gather(
         self,

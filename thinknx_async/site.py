@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,23 +14,27 @@ import httpx
 from . import _endpoints as ep
 from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
+from ._polling import POLL
 from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
+from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
-from .devices import Blind, Button, Hvac, Knx, Light, Scene, Thermostat
+from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
 from .errors import (
     ProtocolError,
     RateLimitedError,
     RedirectError,
     SessionError,
     ThinknxError,
+    ValidationError,
 )
 from .models import ServerStatus, structure_server_status
 from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
     from .session import Session
+    from .watch import Every, Watch
 
 __all__ = ["Site", "SiteKind"]
 
@@ -162,6 +166,28 @@ class Site:
         """Raw KNX telegrams to group addresses, with no UI object."""
         return Knx(self)
 
+    def watch(
+        self,
+        devices: Iterable[Device],
+        *,
+        every: Every = DEFAULT_EVERY,
+        share: float = DEFAULT_SHARE,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> Watch:
+        """Keep ``devices`` of this site fresh and stream their changes (see :class:`Watch`)::
+
+        async with site.watch([site.light(GUID)], every=5.0) as changes:
+            async for change in changes: ...
+        """
+        from .watch import Watch
+
+        devices = tuple(devices)
+        for device in devices:
+            if getattr(device, "site", None) is not self:
+                raise ValidationError(f"{device!r} is not a device of {self!r}")
+        return Watch(devices, every=every, share=share, backoff=backoff, max_backoff=max_backoff)
+
     # Requests -------------------------------------------------------------------------------
 
     async def server_status(self) -> ServerStatus:
@@ -201,6 +227,9 @@ class Site:
             return await self._attempt(endpoint, query, feedback)
         except ThinknxError as error:
             policy = self._session.retry
+            if POLL.get() is not None:  # a poll is never retried: the poller backs off
+                error.attempts = 1
+                raise
             idempotent = endpoint.idempotent
             if policy.max_attempts > 1 and policy.should_retry(error, idempotent=idempotent):
                 return await policy.retry(
@@ -243,8 +272,26 @@ class Site:
             prefix = self._prefixes[controller] = f"{self._base}{controller}"
         return prefix
 
+    def _spare_token(self) -> float | None:
+        """A token for a poll, only if this site's and the relay's are free now with nobody
+        queued (commands never wait behind polls): the grant time, or ``None``."""
+        bucket = self._bucket
+        if bucket is None and self._rate_limit is not None:
+            bucket = self._bucket = TokenBucket(self._rate_limit)
+        relay = self._relay_bucket
+        if (bucket is not None and not bucket.ready()) or (relay is not None and not relay.ready()):
+            return None
+        granted = 0.0 if bucket is None else bucket.try_acquire()
+        if relay is not None:
+            relay.try_acquire()
+        return granted
+
     async def _acquire(self) -> float:
         """Take this site's token, then the relay's: the grant time (0.0 when unthrottled)."""
+        poll = POLL.get()
+        if poll is not None and poll.granted is not None:  # a poll's token, already taken
+            granted, poll.granted = poll.granted, None
+            return granted
         bucket = self._bucket
         if bucket is None and self._rate_limit is not None:
             bucket = self._bucket = TokenBucket(self._rate_limit)
