@@ -46,7 +46,7 @@ class HouseChange:
 class HouseLife:
     """The changes of one site: which device, when, how far."""
 
-    __slots__ = ("_last", "_rng", "candidates", "house", "log", "next_at")
+    __slots__ = ("_last", "_rng", "candidates", "house", "log", "next_at", "start")
 
     def __init__(self, house: House, key: str, state: SiteState, start: float) -> None:
         self.house = house
@@ -54,6 +54,7 @@ class HouseLife:
         self.candidates: list[DeviceState] = [
             s for s in state.devices.values() if s.device.kind in ("light", "thermostat")
         ]
+        self.start = start
         self.next_at = start + house.interval
         self._last: DeviceState | None = None
         self.log: deque[HouseChange] = deque(maxlen=house.log_size)
