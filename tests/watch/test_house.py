@@ -133,7 +133,7 @@ async def test_commands_meanwhile_draw_no_429_and_leaving_stops_everything() -> 
             blinds = [site.blind(g) for g in kinds["blind"]]
             sent = 0
             with anyio.fail_after(60):
-                async with site.watch(devices + blinds, every=0.05) as changes:  # always hungry
+                async with site.watch([*devices, *blinds], every=0.05) as changes:  # hungry
                     async for _ in changes:
                         if sent == 12:
                             break
