@@ -11,6 +11,8 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
+import anyio
+
 from .throttle import Clock, Sleep
 
 __all__ = ["DEFAULT_EVERY", "DEFAULT_SHARE", "SiteSchedule", "poll_site"]
@@ -31,7 +33,15 @@ class SiteSchedule:
     back of the queue by its own interval so it cannot hold the others up.
     """
 
-    __slots__ = ("_backoff", "_due", "_failures", "_hold_until", "_intervals", "_max_backoff")
+    __slots__ = (
+        "_backoff",
+        "_due",
+        "_failures",
+        "_hold_until",
+        "_intervals",
+        "_max_backoff",
+        "nudge",
+    )
 
     def __init__(self, intervals: Sequence[float], *, backoff: float, max_backoff: float) -> None:
         self._intervals = list(intervals)
@@ -40,6 +50,8 @@ class SiteSchedule:
         self._max_backoff = max_backoff
         self._failures = 0
         self._hold_until = -math.inf
+        self.nudge: anyio.Event | None = None
+        """Set when a device became due earlier than the poller is sleeping for."""
 
     def __len__(self) -> int:
         return len(self._due)
@@ -66,6 +78,8 @@ class SiteSchedule:
     def unconfirmed(self, index: int, now: float) -> None:
         """A command without feedback may have moved device ``index``: poll it soon."""
         self._due[index] = min(self._due[index], now)
+        if self.nudge is not None:
+            self.nudge.set()
 
     def succeeded(self, index: int, now: float) -> None:
         """A poll of ``index`` went through."""
@@ -81,6 +95,30 @@ class SiteSchedule:
         self._hold_until = now + pause
         self._due[index] = now + max(pause, self._intervals[index])
         return pause
+
+
+_NAP: Final = 0.5  # seconds: a sleep longer than this can be cut short by a nudge
+
+
+async def _nap(schedule: SiteSchedule, sleep: Sleep, delay: float) -> None:
+    """Sleep ``delay`` seconds, or less if a device becomes due meanwhile."""
+    if delay <= _NAP:
+        await sleep(delay)
+        return
+    nudge = schedule.nudge = anyio.Event()
+    async with anyio.create_task_group() as tg:
+
+        async def nap() -> None:
+            await sleep(delay)
+            tg.cancel_scope.cancel()
+
+        async def woken() -> None:
+            await nudge.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(nap)
+        tg.start_soon(woken)
+    schedule.nudge = None
 
 
 Poll = Callable[[int, float | None], Awaitable[None]]
@@ -112,7 +150,7 @@ async def poll_site(
         if current is not None:
             delay = max(delay, last + 1.0 / (current * share) - now)
         if delay > 0:
-            await sleep(delay)
+            await _nap(schedule, sleep, delay)
             continue
         granted = spare()
         while granted is None:

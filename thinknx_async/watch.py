@@ -42,8 +42,11 @@ _PASSIVE: Final = frozenset({"Hvac"})  # no status read: watched through feedbac
 
 @attrs.frozen(slots=True)
 class Change:
-    """A device's known state changed: ``old`` (``None`` for the first state learned), ``new``,
-    and ``when`` it was learned (UTC)."""
+    """A device's known state changed: ``old``, ``new``, and ``when`` it was learned (UTC).
+
+    The first state the watch learns of each device comes with ``old=None``, whatever was
+    known before: a consumer starts from a full picture.
+    """
 
     device: Device
     old: State | None
@@ -89,6 +92,7 @@ class _SiteWatch:
     devices: list[Device]
     index: dict[str, int]
     schedule: SiteSchedule
+    reported: set[int] = attrs.Factory(set)
 
 
 class Watch:
@@ -231,9 +235,13 @@ class Watch:
                 watched.schedule.unconfirmed(position, now)
                 return
             watched.schedule.learned(position, now)
-            if old is None or old.values != new.values:
-                device = watched.devices[position]
-                self._push(watched.site, Change(device, old, new, datetime.now(UTC)))
+            if position not in watched.reported:  # the watch's first look at this device
+                watched.reported.add(position)
+                old = None
+            elif old is not None and old.values == new.values:
+                return
+            device = watched.devices[position]
+            self._push(watched.site, Change(device, old, new, datetime.now(UTC)))
 
         return listener
 
