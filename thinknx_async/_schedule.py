@@ -29,8 +29,8 @@ class SiteSchedule:
     A device never learned is due at once (in the order given); one learned is due again one
     interval after; one a command made unconfirmed is due now. After a failure the site holds
     its polls for ``backoff`` seconds, doubling per consecutive failure up to ``max_backoff``
-    (or longer when the server's ``Retry-After`` says so), and the failed device goes to the
-    back of the queue by its own interval so it cannot hold the others up.
+    (or longer when the server's ``Retry-After`` says so); the failed device is due again
+    after the pause, behind every device already due, so it cannot hold the others up.
     """
 
     __slots__ = (
@@ -93,7 +93,7 @@ class SiteSchedule:
         if retry_after is not None:
             pause = max(pause, min(retry_after, self._max_backoff))
         self._hold_until = now + pause
-        self._due[index] = now + max(pause, self._intervals[index])
+        self._due[index] = now + pause
         return pause
 
 
