@@ -178,8 +178,11 @@ class StateStore:
                 return self.unconfirm(guid, controller)  # the command ran; where it went is unsure
             return None
         old = self._states.get(guid)
-        values = {field.name: value} if old is None else {**old.values, field.name: value}
-        unconfirmed = frozenset() if old is None else old.unconfirmed - {field.name}
+        learned = {field.name: value}
+        if field is _LEVEL:
+            learned["on"] = value > 0  # a light is on when its level is above zero
+        values = learned if old is None else {**old.values, **learned}
+        unconfirmed = frozenset() if old is None else old.unconfirmed - learned.keys()
         new = State(MappingProxyType(values), now, source, unconfirmed)
         self._states[guid] = new
         self._notify(guid, old, new)

@@ -35,11 +35,11 @@ async def test_feedback_replies_carry_state_and_commands_without_it_unconfirm(
     light = site.light(guids(project, site, "light")[0])
     await light.set_level(40, feedback=True)
     state = light.state
-    assert state is not None and state.values == {"level": 40}
+    assert state is not None and state.values == {"level": 40, "on": True}  # a level lights it
     assert state.source == "feedback"
     await light.turn_off()  # no feedback: what is known is no longer sure, not changed
     state = light.state
-    assert state is not None and state.values == {"level": 40}
+    assert state is not None and state.values == {"level": 40, "on": True}
     assert state.unconfirmed == {"on"} and not state.confirmed
     assert await light.is_on() is False
     state = light.state
@@ -99,7 +99,8 @@ def test_a_status_out_of_range_is_not_learned() -> None:
     assert store.learn("g", "powerlevel", 250, "feedback", 1.0) is None
     store.learn("g", "powerlevel", 20, "feedback", 1.0)
     state = store.learn("g", "powerlevel", 250, "feedback", 2.0)
-    assert state is not None and state.values == {"level": 20} and state.unconfirmed == {"level"}
+    assert state is not None and state.values == {"level": 20, "on": True}
+    assert state.unconfirmed == {"level"}
 
 
 def test_listeners_hear_every_update_and_can_leave() -> None:
