@@ -9,7 +9,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal, Self, Unpack
 
 import httpx
 
@@ -24,7 +24,7 @@ from .fanout import gather as _gather
 from .retry import RetryPolicy
 from .site import Method, Site, SiteKind
 from .throttle import RateLimit, TokenBucket
-from .watch import DEFAULT_EVERY, DEFAULT_SHARE, Every, Watch
+from .watch import Watch, WatchOptions
 
 __all__ = [
     "CLOUD_URL",
@@ -426,19 +426,11 @@ class Session:
         self._check_usable()
         return FanOut(sites, operation, concurrency=concurrency)
 
-    def watch(
-        self,
-        devices: Iterable[Device],
-        *,
-        every: Every = DEFAULT_EVERY,
-        share: float = DEFAULT_SHARE,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-    ) -> Watch:
+    def watch(self, devices: Iterable[Device], **options: Unpack[WatchOptions]) -> Watch:
         """Keep ``devices`` of any of this session's sites fresh, and stream their changes.
 
         Each site is polled within ``share`` of its own rate (and the relay's), most overdue
-        device first, never ahead of a command; see :class:`~thinknx_async.Watch`::
+        device first, never ahead of a command; the options are :class:`Watch`'s::
 
             async with session.watch(devices, every=30.0) as changes:
                 async for change in changes:
@@ -449,7 +441,7 @@ class Session:
         for device in devices:
             if getattr(getattr(device, "site", None), "_session", None) is not self:
                 raise ValidationError(f"{device!r} is not a device of this session")
-        return Watch(devices, every=every, share=share, backoff=backoff, max_backoff=max_backoff)
+        return Watch(devices, **options)
 
     async def gather(
         self,

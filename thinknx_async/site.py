@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import anyio
 import httpx
@@ -17,7 +17,6 @@ from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
 from ._polling import POLL
 from ._pool import ReplyTooLarge
 from ._replies import decode_reply, transport_error
-from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE
 from ._secrets import MASK, redact
 from ._stats import current as current_stats
 from .devices import Blind, Button, Device, Hvac, Knx, Light, Scene, Thermostat
@@ -34,7 +33,7 @@ from .throttle import RateLimit, TokenBucket
 
 if TYPE_CHECKING:
     from .session import Session
-    from .watch import Every, Watch
+    from .watch import Watch, WatchOptions
 
 __all__ = ["Site", "SiteKind"]
 
@@ -166,27 +165,17 @@ class Site:
         """Raw KNX telegrams to group addresses, with no UI object."""
         return Knx(self)
 
-    def watch(
-        self,
-        devices: Iterable[Device],
-        *,
-        every: Every = DEFAULT_EVERY,
-        share: float = DEFAULT_SHARE,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-    ) -> Watch:
+    def watch(self, devices: Iterable[Device], **options: Unpack[WatchOptions]) -> Watch:
         """Keep ``devices`` of this site fresh and stream their changes (see :class:`Watch`)::
 
         async with site.watch([site.light(GUID)], every=5.0) as changes:
             async for change in changes: ...
         """
-        from .watch import Watch
-
         devices = tuple(devices)
         for device in devices:
             if getattr(device, "site", None) is not self:
                 raise ValidationError(f"{device!r} is not a device of {self!r}")
-        return Watch(devices, every=every, share=share, backoff=backoff, max_backoff=max_backoff)
+        return self._session.watch(devices, **options)
 
     # Requests -------------------------------------------------------------------------------
 

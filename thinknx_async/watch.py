@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Self, TypedDict
 
 import anyio
 import attrs
@@ -35,7 +35,15 @@ from .site import Site
 from .state import READS, Listener, State, store_of
 from .throttle import Clock, Sleep
 
-__all__ = ["DEFAULT_EVERY", "DEFAULT_SHARE", "Change", "Event", "Watch", "WatchError"]
+__all__ = [
+    "DEFAULT_EVERY",
+    "DEFAULT_SHARE",
+    "Change",
+    "Event",
+    "Watch",
+    "WatchError",
+    "WatchOptions",
+]
 
 _PASSIVE: Final = frozenset({"Hvac"})  # no status read: watched through feedback replies
 
@@ -65,6 +73,15 @@ class WatchError:
 
 Event = Change | WatchError
 Every = float | Mapping[str | Device, float]
+
+
+class WatchOptions(TypedDict, total=False):
+    """The options of :meth:`Site.watch` and :meth:`Session.watch` (see :class:`Watch`)."""
+
+    every: Every
+    share: float
+    backoff: float
+    max_backoff: float
 
 
 def _interval(device: Device, every: Every) -> float:
