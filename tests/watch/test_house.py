@@ -16,7 +16,8 @@ from typing import Any
 import anyio
 import pytest
 
-from thinknx_async import Change, Device, RateLimit, Session, Site, WatchError
+from thinknx_async import Change, Device, RateLimit, Session, Site, TokenBucket, WatchError
+from thinknx_async._polling import POLL
 from thinknx_async.simulator import House, Project, Simulator, SimulatorConfig, SimulatorThread
 from thinknx_async.state import store_of
 
@@ -107,10 +108,20 @@ async def test_every_change_the_house_made_is_reported_once_within_two_refreshes
     assert checked >= 4
 
 
-async def test_commands_meanwhile_draw_no_429_and_leaving_stops_everything() -> None:
+async def test_commands_meanwhile_draw_no_429_and_leaving_stops_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     project = Project.generate(sites=1, seed=17, devices_per_kind={"light": 4, "blind": 4})
     sim = Simulator(project, SimulatorConfig(rate=10.0, burst=5, local_ports=0, house=HOUSE))
     tasks_before = len(asyncio.all_tasks())
+    queued: list[tuple[bool, int]] = []  # (a poll?, callers already queued) per wait
+    acquire = TokenBucket.acquire
+
+    async def watched_acquire(self: TokenBucket) -> float:
+        queued.append((POLL.get() is not None, self.waiting))
+        return await acquire(self)
+
+    monkeypatch.setattr(TokenBucket, "acquire", watched_acquire)
     with SimulatorThread(sim) as server:
         async with Session(rate_limit=RateLimit(rate=10.0, burst=5)) as session:
             site = relay_site(session, server)
@@ -134,6 +145,34 @@ async def test_commands_meanwhile_draw_no_429_and_leaving_stops_everything() -> 
             assert sim.counters.requests() == requests  # no poll after the block
     assert polls >= 10
     assert sim.counters.responses(429) == 0
+    # A poll never queues for a token, so no command ever found one ahead of it in the queue:
+    # a command waits at most for the token the last poll took, one token's time.
+    assert not any(poll for poll, _ in queued)
+    assert all(ahead == 0 for _, ahead in queued)
     for n in range(12):
         assert sim.counters.executed(kinds["blind"][n % 4], "heightlevel") == 3
     assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_many_sites_keep_to_their_limits_and_the_relays() -> None:
+    project = Project.generate(sites=3, seed=18, devices_per_kind={"light": 4})
+    config = SimulatorConfig(rate=10.0, burst=5, relay_rate=8.0, relay_burst=4, local_ports=0,
+                             house=House(interval=0.2, seed=6))  # fmt: skip
+    sim = Simulator(project, config)
+    with SimulatorThread(sim) as server:
+        limit, relay = RateLimit(rate=10.0, burst=5), RateLimit(rate=8.0, burst=4)
+        async with Session(rate_limit=limit, relay_rate_limit=relay) as session:
+            devices: list[Device] = []
+            for entry in server.manifest()["sites"]:
+                site = session.on_premise(server.relay_url, entry["key"], allow_insecure=True)
+                devices += [site.light(g) for g in entry["devices"]["light"]]
+            with anyio.fail_after(60):
+                async with session.watch(devices, every=0.05) as changes:  # hungry
+                    async for _ in changes:  # the house keeps changes coming
+                        if changes.polls >= 40:
+                            break
+                    polls = changes.polls
+    assert sim.counters.responses(429) == 0
+    assert all(sim.counters.requests(s.name) > 0 for s in project.sites)  # none starved
+    # every request was a poll; at most one poll per site was cut short on leaving
+    assert polls - len(project.sites) <= sim.counters.requests() <= polls
