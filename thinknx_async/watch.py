@@ -95,6 +95,12 @@ def _interval(device: Device, every: Every) -> float:
     return float(value)
 
 
+def _check_backoff(backoff: float, max_backoff: float) -> None:
+    for name, value in (("backoff", backoff), ("max_backoff", max_backoff)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValidationError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+
+
 def _check_share(share: float) -> float:
     if not (isinstance(share, int | float) and 0 < share <= 1):
         raise ValidationError(f"share must be a number in (0, 1], got {share!r}")
@@ -122,7 +128,8 @@ class Watch:
       consecutive failure up to the maximum (a ``Retry-After`` lengthens it).
 
     HVAC units have no status read: they are not polled, but their feedback replies are
-    reported. Scenes and buttons have no state and are refused.
+    reported. Scenes and buttons have no state and are refused. ``clock`` and ``sleep`` drive
+    the schedule (injectable for tests; the sites' buckets keep ``time.monotonic``).
     """
 
     def __init__(
@@ -139,7 +146,9 @@ class Watch:
         self._share = _check_share(share)
         self._clock, self._sleep = clock, sleep
         self._sites: dict[Site, _SiteWatch] = {}
+        _check_backoff(backoff, max_backoff)
         polled: dict[Site, list[tuple[Device, float]]] = {}
+        seen: set[tuple[Site, str]] = set()
         for device in devices:
             if not isinstance(device, Device):
                 raise ValidationError(f"watch takes device proxies, got {type(device).__name__}")
@@ -147,7 +156,8 @@ class Watch:
             if kind not in READS and kind not in _PASSIVE:
                 raise ValidationError(f"{device!r} has no state to watch")
             entries = polled.setdefault(device.site, [])
-            if all(d.guid != device.guid for d, _ in entries):
+            if (device.site, device.guid) not in seen:
+                seen.add((device.site, device.guid))
                 interval = _interval(device, every) if kind in READS else math.inf
                 entries.append((device, interval))
         for site, entries in polled.items():
@@ -160,7 +170,7 @@ class Watch:
             index = {d.guid: n for n, (d, _) in enumerate(entries)}
             self._sites[site] = _SiteWatch(site, [d for d, _ in entries], index, schedule)
         self._pending: dict[tuple[Site, str], Event] = {}
-        self._wake = anyio.Event()
+        self._wake: anyio.Event | None = None  # made on entry, inside the event loop
         self._task_group: TaskGroup | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._state = "new"
@@ -182,6 +192,7 @@ class Watch:
         if self._state != "new":
             raise SessionError("a watch can be entered only once")
         self._state = "running"
+        self._wake = anyio.Event()
         for watched in self._sites.values():
             store = store_of(watched.site)
             self._unsubscribe.append(store.subscribe(self._listener(watched)))
@@ -203,7 +214,8 @@ class Watch:
             unsubscribe()
         self._unsubscribe.clear()
         self._pending.clear()
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
         task_group = self._task_group
         assert task_group is not None
         task_group.cancel_scope.cancel()
@@ -222,7 +234,7 @@ class Watch:
                 "then 'async for change in changes:'"
             )
         while not self._pending:
-            if self._state == "closed":
+            if self._state == "closed" or self._wake is None:
                 raise StopAsyncIteration
             await self._wake.wait()
             self._wake = anyio.Event()
@@ -236,11 +248,15 @@ class Watch:
         earlier = self._pending.pop(key, None)
         if isinstance(event, Change) and isinstance(earlier, Change):
             if earlier.old is not None and earlier.old.values == event.new.values:
-                self._wake.set()
+                self._wakeup()
                 return  # changed back before anyone looked: nothing to report
             event = attrs.evolve(event, old=earlier.old)
         self._pending[key] = event
-        self._wake.set()
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     def _listener(self, watched: _SiteWatch) -> Listener:
         def listener(guid: str, old: State | None, new: State) -> None:

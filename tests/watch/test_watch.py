@@ -109,6 +109,8 @@ async def test_misuse_is_refused(session: Session, sites: list[Site], project: P
         site.watch([light], every={"light": float("nan")})
     with pytest.raises(ValidationError, match="share"):
         site.watch([light], share=1.5)
+    with pytest.raises(ValidationError, match="max_backoff"):
+        site.watch([light], max_backoff=float("inf"))
     with pytest.raises(ValidationError, match="device proxies"):
         Watch(["guid"])  # type: ignore[list-item]
     watch = site.watch([light])
