@@ -92,3 +92,26 @@ def test_ctrl_c_exits_130_without_a_traceback(inventory: Path) -> None:
     assert child.returncode == INTERRUPTED, (stdout, stderr)
     assert stderr.splitlines()[-1] == "error: interrupted"
     assert "Traceback" not in stdout + stderr
+
+
+def test_the_live_table_shows_each_device_state_and_its_last_error() -> None:
+    from rich.console import Console
+
+    from thinknx_async import RateLimit, Session
+    from thinknx_async.cli.watch import _Table, describe_state
+    from thinknx_async.state import State
+
+    session = Session(rate_limit=RateLimit(rate=5.0))
+    site = session.on_premise("https://relay.example", "K" * 20, name="flat-1")
+    light, blind = site.light("L" * 22), site.blind("B" * 22)
+    assert describe_state(None) == "?"
+    state = State({"on": True, "level": 40}, 0.0, "read", frozenset({"on"}))
+    assert describe_state(state) == "on, level 40 (unconfirmed)"
+    assert describe_state(State({"temperature": 21.5}, 0.0, "read")) == "21.5 °C"
+    table = _Table({light: "lobby", blind: "shade"})
+    table.errors[blind] = "TimeoutError"
+    console = Console(width=100, record=True, no_color=True)
+    console.print(table.render())
+    text = console.export_text()
+    assert "flat-1  lobby" in text and "?" in text
+    assert "shade" in text and "TimeoutError" in text

@@ -16,7 +16,7 @@ from thinknx_async import (
     Watch,
     WatchError,
 )
-from thinknx_async.simulator import Project
+from thinknx_async.simulator import Project, Simulator
 
 from .conftest import guids
 
@@ -122,3 +122,19 @@ async def test_misuse_is_refused(session: Session, sites: list[Site], project: P
         await watch.__aenter__()
     with pytest.raises(StopAsyncIteration):
         await watch.__anext__()
+
+
+async def test_a_device_learned_from_feedback_is_not_polled(
+    sites: list[Site], project: Project, sim: Simulator
+) -> None:
+    site = sites[0]
+    light = site.light(guids(project, site, "light")[0])
+    with anyio.fail_after(30):
+        async with site.watch([light], every=3600.0) as changes:
+            await changes.__anext__()  # the first read
+            await light.set_level(30, feedback=True)
+            event = await changes.__anext__()
+            assert isinstance(event, Change) and event.new.source == "feedback"
+            await anyio.sleep(0.2)  # room for a poll that must not come
+            assert changes.polls == 1
+    assert sim.counters.requests(controller="powerstatus") == 1
