@@ -9,7 +9,8 @@ every second, far more than the budget allows, so the poller runs flat out at it
 Reported: the staleness of every device (seconds since its state was last learned), sampled
 once a second after a warm-up of two full sweeps, as p50 and p99 against the ideal sweep
 (devices per site / rate, and the same at the poller's share), the polls per second, the 429s,
-and the client CPU per poll.
+the client CPU per poll, and the memory per device (resident memory grown from before the
+devices were made to the end of the warm-up: proxies, sites, buckets, schedule and state).
 
 ``python -m benchmarks.watch [--quick]``
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from typing import Any
@@ -58,6 +60,15 @@ def _server() -> tuple[httpx.MockTransport, dict[str, int]]:
     return httpx.MockTransport(handle), counts
 
 
+def _rss() -> int:
+    """This process's resident memory now, in bytes (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if values else 0.0
 
@@ -68,6 +79,7 @@ async def trial(seconds: float) -> dict[str, Any]:
     limit = RateLimit(rate=RATE, burst=BURST)
     retry = RetryPolicy(max_attempts=1)
     async with client, Session(http_client=client, rate_limit=limit, retry=retry) as session:
+        rss0 = _rss()
         devices: list[Device] = []
         for s in range(SITES):
             site = session.on_premise(
@@ -81,6 +93,7 @@ async def trial(seconds: float) -> dict[str, Any]:
         async with session.watch(devices, every=1.0, share=SHARE) as changes:
             drained = asyncio.create_task(_drain(changes))
             await asyncio.sleep(2 * sweep)  # warm-up: every device read, the pace settled
+            memory = (_rss() - rss0) / len(devices)
             polls0, cpu0, wall0 = changes.polls, time.process_time(), time.monotonic()
             requests0, rejected0 = counts["requests"], counts["429"]
             while time.monotonic() - wall0 < seconds:
@@ -105,6 +118,7 @@ async def trial(seconds: float) -> dict[str, Any]:
             "rate_limited": counts["429"] - rejected0,
             "cpu_per_poll_us": 1e6 * cpu / polls if polls else 0.0,
             "cpu_share": cpu / wall,
+            "memory_per_device_bytes": memory,
             "seconds": wall,
         }
 
@@ -116,7 +130,8 @@ async def _drain(changes: Any) -> None:
 
 def render(result: dict[str, Any]) -> str:
     headers = ["devices / sites", "ideal sweep (full rate)", "ideal at 75 %", "staleness p50",
-               "staleness p99", "polls/s", "429s", "client CPU per poll"]  # fmt: skip
+               "staleness p99", "polls/s", "429s", "client CPU per poll",
+               "memory per device"]  # fmt: skip
     row = [
         f"{result['devices']:,} / {result['sites']}",
         f"{result['ideal_full_rate_s']:.1f} s",
@@ -126,6 +141,7 @@ def render(result: dict[str, Any]) -> str:
         f"{result['polls_per_s']:,.0f}",
         f"{result['rate_limited']}",
         f"{result['cpu_per_poll_us']:.0f} µs",
+        f"{result['memory_per_device_bytes'] / 1000:.1f} kB",
     ]
     title = f"watch: {SITES} sites at {RATE:g} requests/s each, polls at {SHARE:.0%} of it"
     return common.table(title, headers, [row])
