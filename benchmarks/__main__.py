@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _common as common
-from . import fanout, limiter, memory, rate_limits, throughput
+from . import fanout, limiter, memory, rate_limits, throughput, watch
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "throughput": throughput.run,
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "limiter": limiter.run,
     "memory": memory.run,
     "rate_limits": rate_limits.run,
+    "watch": watch.run,
 }
 
 

@@ -41,7 +41,9 @@ from .session import (
     UseSessionDefault,
 )
 from .site import Site
+from .state import State
 from .throttle import RateLimit, TokenBucket
+from .watch import Change, Watch, WatchError
 
 __version__ = "0.1.0"
 """The version of this package."""
@@ -58,6 +60,7 @@ __all__ = [
     "Blind",
     "Button",
     "CertificateError",
+    "Change",
     "CommandResult",
     "ConnectError",
     "Controller",
@@ -93,6 +96,7 @@ __all__ = [
     "SessionError",
     "Site",
     "SiteEntry",
+    "State",
     "Summary",
     "Thermostat",
     "ThinknxError",
@@ -101,6 +105,8 @@ __all__ = [
     "TransportError",
     "UseSessionDefault",
     "ValidationError",
+    "Watch",
+    "WatchError",
     "__version__",
     "count_requests",
     "declare",

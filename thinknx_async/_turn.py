@@ -29,7 +29,10 @@ class Turn:
     reached it.
     """
 
-    __slots__ = ("bucket", "granted", "owner", "relay", "relay_bound", "relay_granted", "returned")
+    __slots__ = (
+        "bucket", "granted", "owner", "prepaid", "relay", "relay_bound", "relay_granted",
+        "returned",
+    )  # fmt: skip
 
     def __init__(
         self, bucket: TokenBucket | None, relay: TokenBucket | None, owner: _Owner
@@ -44,9 +47,19 @@ class Turn:
         self.relay_granted = 0.0
         #: Whether the relay's bucket made this attempt wait: the relay's limit was binding.
         self.relay_bound = False
+        #: Tokens taken already (a poll's spare ones): the next :meth:`take` takes nothing.
+        self.prepaid = False
+
+    def paid(self, granted: float) -> None:
+        """The tokens were taken already, at ``granted`` (a poll takes only spare ones)."""
+        self.granted = self.relay_granted = granted
+        self.prepaid = True
 
     async def take(self, first: bool = False) -> None:
         """Wait for the tokens, in each bucket's FIFO order (at its head when ``first``)."""
+        if self.prepaid:
+            self.prepaid = False
+            return
         bucket = self.bucket
         if bucket is not None:
             now = bucket.try_acquire(first)

@@ -20,6 +20,7 @@ from ._endpoints import Endpoint, check_guid
 from .controllers import Controller, DeviceKind, builtin
 from .errors import ValidationError
 from .models import CommandResult, reply_error, structure
+from .state import State, record, store_of
 from .telegrams import Knx as Knx
 
 if TYPE_CHECKING:
@@ -72,6 +73,15 @@ class Device:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.guid} on {self.site.name!r}>"
 
+    @property
+    def state(self) -> State | None:
+        """What is known about this device: its last reported state (``None``: nothing yet).
+
+        Learned from reads and from commands sent with ``feedback=True``; shared by every proxy
+        of the same GUID on the same site. See :mod:`thinknx_async.state`.
+        """
+        return store_of(self.site).get(self.guid)
+
     async def command(
         self, controller: Controller[Any], value: Any = None, *, feedback: bool = False
     ) -> CommandResult:
@@ -118,6 +128,7 @@ class Device:
             raise reply_error(
                 f"{endpoint.controller} reply is about GUID {result.guid!r:.40}, not {self.guid}"
             )
+        record(self, endpoint.controller, result.status, feedback)
         return result
 
     async def _read(self, endpoint: Endpoint) -> int | float:

@@ -6,18 +6,21 @@ import asyncio
 import enum
 import ssl
 import warnings
-from typing import Final, Literal, Self
+from collections.abc import Iterable
+from typing import Final, Literal, Self, Unpack
 
 import httpx
 
 from ._addresses import Address, SiteKind, local_address, relay_address, relay_root
 from ._transport import ClientPool, Pool, PoolStats, RequestDefaults, open_pool
+from .devices import Device
 from .errors import SessionError, ValidationError
 from .fanout import DEFAULT_CONCURRENCY, FanOut, Operation, OutcomeHook, Report, ResultT, Sites
 from .fanout import gather as _gather
 from .retry import RetryPolicy
 from .site import Method, Site
 from .throttle import RateLimit, TokenBucket
+from .watch import Watch, WatchOptions
 
 __all__ = [
     "CLOUD_URL",
@@ -414,6 +417,23 @@ class Session:
         """
         self._check_usable()
         return FanOut(sites, operation, concurrency=concurrency)
+
+    def watch(self, devices: Iterable[Device], **options: Unpack[WatchOptions]) -> Watch:
+        """Keep ``devices`` of any of this session's sites fresh, and stream their changes.
+
+        Each site is polled within ``share`` of its own rate (and the relay's), most overdue
+        device first, never ahead of a command; the options are :class:`Watch`'s::
+
+            async with session.watch(devices, every=30.0) as changes:
+                async for change in changes:
+                    ...
+        """
+        self._check_usable()
+        devices = tuple(devices)
+        for device in devices:
+            if getattr(getattr(device, "site", None), "_session", None) is not self:
+                raise ValidationError(f"{device!r} is not a device of this session")
+        return Watch(devices, **options)
 
     async def gather(
         self,

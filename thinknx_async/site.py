@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Unpack, cast
 
 import anyio
 import httpx
@@ -15,6 +15,7 @@ from ._addresses import Address, SiteKind
 from ._digest import send_with_digest
 from ._endpoints import Endpoint, ParamValue, check_controller, encode_params
 from ._failures import transport_error
+from ._polling import POLL
 from ._replies import decode_reply
 from ._secrets import masked_chain, redact
 from ._stats import current as current_stats
@@ -37,6 +38,7 @@ from .throttle import RateLimit, TokenBucket
 if TYPE_CHECKING:
     from ._transport import Pool
     from .retry import RetryPolicy
+    from .watch import Watch, WatchOptions
 
 
 class Owner(Protocol):
@@ -55,6 +57,7 @@ class Owner(Protocol):
     def timeouts(self) -> Mapping[str, float | None]: ...
     def _check_usable(self) -> None: ...
     def _bucket(self, base_url: str, limit: RateLimit) -> TokenBucket: ...
+    def watch(self, devices: Iterable[Device], **options: Unpack[WatchOptions]) -> Watch: ...
 
 
 __all__ = ["Site", "SiteKind"]
@@ -194,6 +197,18 @@ class Site:
         """Raw KNX telegrams to group addresses, with no UI object."""
         return Knx(self)
 
+    def watch(self, devices: Iterable[Device], **options: Unpack[WatchOptions]) -> Watch:
+        """Keep ``devices`` of this site fresh and stream their changes (see :class:`Watch`)::
+
+        async with site.watch([site.light(GUID)], every=5.0) as changes:
+            async for change in changes: ...
+        """
+        devices = tuple(devices)
+        for device in devices:
+            if getattr(device, "site", None) is not self:
+                raise ValidationError(f"{device!r} is not a device of {self!r}")
+        return self._session.watch(devices, **options)
+
     # Requests -------------------------------------------------------------------------------
 
     async def server_status(self) -> ServerStatus:
@@ -233,6 +248,9 @@ class Site:
             return await self._attempt(endpoint, query, feedback)
         except ThinknxError as error:
             policy = self._session.retry
+            if POLL.get() is not None:  # a poll is never retried: the poller backs off
+                error.attempts = 1
+                raise
             idempotent = endpoint.idempotent
             if policy.max_attempts > 1 and policy.should_retry(error, idempotent=idempotent):
                 return await policy.retry(
@@ -275,13 +293,36 @@ class Site:
             prefix = self._prefixes[controller] = f"{self._base}{controller}"
         return prefix
 
-    def _turn(self) -> Turn | None:
-        """This attempt's tokens, taken at the wire (``None`` when nothing throttles the site)."""
+    def _buckets(self) -> tuple[TokenBucket | None, TokenBucket | None]:
+        """This site's bucket (made on first use) and its relay's."""
         bucket = self._bucket
         if bucket is None and self._rate_limit is not None:
             bucket = self._bucket = self._session._bucket(self._base, self._rate_limit)
-        relay = self._relay_bucket
-        return None if bucket is None and relay is None else Turn(bucket, relay, self._session)
+        return bucket, self._relay_bucket
+
+    def _spare_token(self) -> float | None:
+        """A token for a poll, only if this site's and the relay's are free now with nobody
+        queued (commands never wait behind polls): the grant time, or ``None``."""
+        bucket, relay = self._buckets()
+        if (bucket is not None and not bucket.ready()) or (relay is not None and not relay.ready()):
+            return None
+        granted = 0.0 if bucket is None else bucket.try_acquire()
+        if relay is not None:
+            relay.try_acquire()
+        return granted
+
+    def _turn(self) -> Turn | None:
+        """This attempt's tokens, taken at the wire (``None`` when nothing throttles the site);
+        a poll's, already taken from the spare ones."""
+        bucket, relay = self._buckets()
+        if bucket is None and relay is None:
+            return None
+        turn = Turn(bucket, relay, self._session)
+        poll = POLL.get()
+        if poll is not None and poll.granted is not None:
+            turn.paid(poll.granted)
+            poll.granted = None
+        return turn
 
     async def _attempt(
         self, endpoint: Endpoint, query: str, feedback: bool, *, redirected: bool = False

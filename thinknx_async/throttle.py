@@ -202,6 +202,19 @@ class TokenBucket:
         now = self._clock()
         return now if self._delay(now) == 0.0 else None
 
+    def ready(self) -> bool:
+        """Whether :meth:`try_acquire` would grant a token now (nothing is taken).
+
+        A spare token only: nobody queued, no pause, one in the bucket.
+        """
+        if self._waiters:
+            return False
+        now = self._clock()
+        if now < self._paused_until:
+            return False
+        tokens = min(self._capacity, self._tokens + max(0.0, now - self._stamp) * self._rate)
+        return tokens >= 1.0 - _TOLERANCE
+
     async def acquire(self, first: bool = False) -> float:
         """Wait for a token, in FIFO order; return the time it was granted.
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from thinknx_async import RateLimit, Session, ValidationError
+from thinknx_async import InsecureTLSWarning, RateLimit, Session, ValidationError
 
 from ._support import GUID, KEY, TLS, command_reply, quiet_session
 
@@ -32,9 +32,14 @@ def test_bad_session_options(options: dict[str, Any]) -> None:
         Session(**options)
 
 
-@pytest.mark.parametrize("verify", [True, False, TLS])
+@pytest.mark.parametrize("verify", [True, TLS])
 def test_tls_verification_options(verify: bool | ssl.SSLContext) -> None:
     Session(verify=verify)
+
+
+def test_no_verification_is_allowed_with_a_warning() -> None:
+    with pytest.warns(InsecureTLSWarning, match="verify=False"):
+        Session(verify=False)
 
 
 def test_tls_ca_file_option(tmp_path: Any) -> None:

@@ -63,6 +63,10 @@ def _main(argv: Sequence[str] | None) -> int:
             return run_demo(
                 args, Ui(json_lines=False, verbose=False, progress=not args.no_progress)
             )
+        if args.verb == "watch":
+            from .watch import run_watch
+
+            return asyncio.run(run_watch(args, ui))
         return asyncio.run(run_command(args, ui))
     except (UsageError, InventoryError, ValidationError) as exc:
         ui.error(str(exc))

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 from typing import Any
 
+import anyio
 from rich.table import Table
 
+from ..devices import Device, Light
 from ..fanout import Summary
 from ..inventory import Fleet, Inventory
 from ..retry import RetryPolicy
@@ -15,10 +17,12 @@ from ..session import Session
 from ..simulator import Project, Simulator, SimulatorConfig, SimulatorThread
 from ..site import Site
 from ..throttle import RateLimit
+from ..watch import Change
 from .exits import OK
 from .render import Ui, summary_table
 from .run import run_on_sites
 from .targets import UsageError
+from .watch import describe_state
 
 __all__ = ["run_demo"]
 
@@ -92,6 +96,37 @@ async def _steps(
     return rows
 
 
+async def _watch_step(ui: Ui, inventory: Inventory) -> None:
+    """Three flats' lobby lights watched while one is switched with feedback, one without."""
+    ui.print("\n[bold]$ thinknx watch lobby_lights --site 'flat-00[1-3]'[/]")
+    limit = RateLimit(rate=SERVER_RATE, burst=SERVER_BURST)  # the servers' own figure
+    async with Session(rate_limit=limit) as session:
+        fleet = inventory.select("flat-00[1-3]").open(session)
+        names: dict[Device, str] = {fleet.light(site, "lobby_lights"): site.name for site in fleet}
+        with anyio.move_on_after(60) as scope:
+            async with session.watch(names, every=60.0) as changes:
+
+                async def next_change() -> Change:
+                    async for event in changes:  # a failed poll is tried again: wait it out
+                        if isinstance(event, Change):
+                            return event
+                    raise AssertionError("a watch never ends by itself")
+
+                firsts = [await next_change() for _ in names]
+                for event in sorted(firsts, key=lambda e: names[e.device]):
+                    ui.print(f"{names[event.device]} lobby_lights: {describe_state(event.new)}")
+                for light, how in zip(list(names)[1:], ("with", "without"), strict=True):
+                    assert isinstance(light, Light)
+                    on = not (light.state is not None and light.state.get("on"))
+                    ui.print(f"[dim](switched {'on' if on else 'off'} {how} feedback)[/]")
+                    await (light.turn_on if on else light.turn_off)(feedback=how == "with")
+                    event = await next_change()
+                    old, new = describe_state(event.old), describe_state(event.new)
+                    ui.print(f"{names[event.device]} lobby_lights: {old} -> {new}")
+        if scope.cancelled_caught:
+            ui.note("the watch saw no change in 60 s")
+
+
 def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Serve ``--sites`` simulated flats on 127.0.0.1 and drive them; the exit status."""
     count: int = args.demo_sites
@@ -111,6 +146,7 @@ def run_demo(args: argparse.Namespace, ui: Ui) -> int:
         )
         ui.print(f"flat-{BROKEN:03d} has a wrong key in the inventory, on purpose")
         rows = asyncio.run(_steps(args, ui, inventory))
+        asyncio.run(_watch_step(ui, inventory))
     table = Table(title="summary", title_justify="left")
     for column in ("command", "sites", "ok", "failed", "429s", "retries", "elapsed"):
         table.add_column(column, justify="left" if column == "command" else "right")

@@ -1,5 +1,5 @@
 """The ``thinknx`` argument parser: one subcommand per device kind, plus status, call, sites,
-simulate and demo."""
+watch, simulate and demo."""
 
 from __future__ import annotations
 
@@ -191,6 +191,9 @@ def _other_verbs(sub: Any, leaves: Leaves) -> None:
     call.add_argument("--feedback", "--fb", action="store_true", help="send the fb flag")
     call.add_argument("--idempotent", action="store_true", help="safe to send twice")
     _leaf(sub, "sites", "list the selected inventory sites (sends nothing)", leaves)
+    from .watch import add_arguments as add_watch
+
+    add_watch(_leaf(sub, "watch", "print the devices' state as it changes", leaves))
     simulate = sub.add_parser(
         "simulate",
         help="serve simulated Thinknx servers",

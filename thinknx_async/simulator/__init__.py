@@ -8,6 +8,7 @@ limits, injected faults and exact counters. See ``docs/simulator.md``.
 from .app import create_app
 from .counters import Counters
 from .faults import Faults
+from .house import House, HouseChange
 from .personality import Personality
 from .process import SimulatorProcess
 from .project import KINDS, Device, Project, ProjectError, SceneStep, Site
@@ -21,6 +22,8 @@ __all__ = [
     "Counters",
     "Device",
     "Faults",
+    "House",
+    "HouseChange",
     "Personality",
     "Project",
     "ProjectError",

@@ -10,6 +10,7 @@ import time
 from types import FrameType
 
 from .faults import Faults
+from .house import House
 from .inventory_file import check_writable, inventory_toml, write_inventory
 from .personality import Personality
 from .project import Project
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add("--relay-burst", type=int, default=None, help="bucket size of the relay limiter")
     add("--retry-after", choices=["seconds", "date", "none"], default="seconds")
     add("--feedback-delay", type=float, default=0.0, metavar="S", help="wait before fb replies")
+    add("--house", type=float, default=None, metavar="S",
+        help="house mode: a light switches or a temperature drifts every S per site")  # fmt: skip
+    add("--house-seed", type=int, default=0, metavar="N", help="seed of house mode (default 0)")
     add("--travel-time", type=float, default=0.0, metavar="S", help="blind travel 0..100 %%")
     add("--italian", action="store_true", help="serverStatus uptimes in Italian")
     add("--latency", type=_latency, default=None, metavar="S|MIN-MAX", help="added latency")
@@ -118,6 +122,7 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         retry_after=args.retry_after,
         uptime_language="it" if args.italian else "en",
         blind_travel_time=args.travel_time,
+        house=None if args.house is None else House(interval=args.house, seed=args.house_seed),
         personality=Personality(
             numbers_as_strings=args.numbers_as_strings,
             auth_failure_status=args.auth_failure_status,

@@ -11,6 +11,7 @@ from .auth import DigestAuthority
 from .controllers import DeviceController
 from .counters import Counters
 from .faults import Faults, FaultState
+from .house import House, HouseChange
 from .personality import Personality
 from .project import Project, Site
 from .ratelimit import RetryAfterStyle, TokenBucket
@@ -52,6 +53,8 @@ class SimulatorConfig:
     controllers: tuple[DeviceController, ...] = ()
     """Controllers beyond the spec's section 5 (see :func:`~.controllers.extra`), answered
     like the built-in ones."""
+    house: House | None = None
+    """House mode: lights switch and temperatures drift by themselves (``None``: off)."""
 
 
 class DeviceRuntime:
@@ -73,7 +76,7 @@ class SiteRuntime:
         self.site = site
         self.name = site.name
         self.key = site.key
-        self.state = SiteState(site, config.blind_travel_time)
+        self.state = SiteState(site, config.blind_travel_time, config.house, time.monotonic())
         self.devices = {d.guid: DeviceRuntime(site, i) for i, d in enumerate(site.devices)}
         rate = site.rate if site.rate is not None else config.rate
         self.rate = rate
@@ -136,7 +139,10 @@ class Simulator:
             self.counters.reset()
         if state:
             for site in self.sites:
-                site.state = SiteState(site.site, self.config.blind_travel_time)
+                config = self.config
+                site.state = SiteState(
+                    site.site, config.blind_travel_time, config.house, time.monotonic()
+                )
                 if site.bucket is not None:
                     site.bucket.reset()
             if self.relay_bucket is not None:
@@ -152,6 +158,18 @@ class Simulator:
     def device_state(self, guid: str) -> dict[str, Any]:
         """Current state of a device (scenes and blind travel advanced to now)."""
         return self.find_device(guid).state.snapshot(guid, time.monotonic())
+
+    def house_changes(self, site: str | None = None) -> list[HouseChange]:
+        """The changes house mode made by now, oldest first: of one site (by name or key), or
+        of every site (in site order)."""
+        now = time.monotonic()
+        runtimes = self.sites if site is None else [self.by_name.get(site) or self.by_key[site]]
+        changes: list[HouseChange] = []
+        for runtime in runtimes:
+            runtime.state.catch_up(now)
+            if runtime.state.house is not None:
+                changes.extend(runtime.state.house.log)
+        return changes
 
     def knx_value(self, site: str, group: str) -> float | None:
         """Last value sent to a KNX group address of a site (by name or key)."""

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from .controllers import STATUS_FIELD
+from .house import House, HouseLife
 from .project import Device, SceneStep, Site
 
 
@@ -55,13 +56,21 @@ class DeviceState:
 class SiteState:
     """All device state of one site, guarded by one lock (mutations are short and sync)."""
 
-    def __init__(self, site: Site, blind_travel_time: float = 0.0) -> None:
+    def __init__(
+        self,
+        site: Site,
+        blind_travel_time: float = 0.0,
+        house: House | None = None,
+        start: float = 0.0,
+    ) -> None:
         self.site = site
         self.travel = blind_travel_time
         self.lock = threading.Lock()
         self.devices: dict[str, DeviceState] = {d.guid: DeviceState(d) for d in site.devices}
         self.running: list[DeviceState] = []
         self.knx: dict[str, float] = {}
+        self.house = None if house is None else HouseLife(house, site.key, self, start)
+        """The house's own changes (house mode), or ``None``."""
 
     # -- blinds -------------------------------------------------------------------------------
 
@@ -108,6 +117,18 @@ class SiteState:
                 s.scene_due = now + steps[0].delay
                 self.running.append(s)
 
+    def _catch_up(self, now: float) -> None:
+        """Run what fell due by ``now``: the house's own changes, then scene steps."""
+        if self.house is not None:
+            self.house.advance(now)
+        if self.running:
+            self._advance(now)
+
+    def catch_up(self, now: float) -> None:
+        """Bring the state to ``now`` (house changes and scene steps), touching nothing else."""
+        with self.lock:
+            self._catch_up(now)
+
     # -- commands -----------------------------------------------------------------------------
 
     def _apply(self, controller: str, s: DeviceState, value: float, now: float) -> None:
@@ -149,8 +170,7 @@ class SiteState:
         """Apply a command (the caller has validated kind and value); ``key``: the state entry
         of a controller beyond the built-in model."""
         with self.lock:
-            if self.running:
-                self._advance(now)
+            self._catch_up(now)
             if key is not None:
                 self.devices[guid].extra[key] = value
                 return
@@ -161,8 +181,7 @@ class SiteState:
     def status(self, controller: str, guid: str, now: float, key: str | None = None) -> float:
         """The value ``controller`` (or the state entry ``key``) reports as ``status``."""
         with self.lock:
-            if self.running:
-                self._advance(now)
+            self._catch_up(now)
             if key is not None:
                 return self.devices[guid].extra.get(key, 0)
             return self._status(controller, self.devices[guid], now)
@@ -175,8 +194,7 @@ class SiteState:
     def snapshot(self, guid: str, now: float) -> dict[str, Any]:
         """A JSON-ready view of one device's state."""
         with self.lock:
-            if self.running:
-                self._advance(now)
+            self._catch_up(now)
             s = self.devices[guid]
             kind = s.device.kind
             out: dict[str, Any] = {"guid": guid, "kind": kind, "name": s.device.name}
