@@ -6,9 +6,10 @@ Every reply that carries a device's status teaches its site's :class:`StateStore
 moves *unconfirmed*, until a read or a feedback reply says where the device really is. One store
 per site, keyed by GUID, so every proxy of the same device on the same site sees the same state.
 
-The tables here (:data:`STATUS_FIELDS`, :data:`MOVES`, :data:`READS`) are the small interface the
-poller needs about controllers: which field a status reports, which commands move a field with
-no status, and which read keeps each device kind fresh.
+What the poller needs about controllers: which field a status reports (:data:`STATUS_FIELDS`),
+which commands move a field with no status (:data:`MOVES`), and, from the table of controllers
+(:mod:`thinknx_async.controllers`), which status read keeps each device kind fresh
+(:data:`READS`) and which kinds have none (:data:`PASSIVE`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
 from ._numbers import exact_int
+from .controllers import BUILTIN, DEVICE_KINDS, Controller
 
 if TYPE_CHECKING:
     from .devices import Device
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MOVES",
+    "PASSIVE",
     "READS",
     "STATUS_FIELDS",
     "Listener",
@@ -90,17 +93,13 @@ STATUS_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
 MOVES: Final[Mapping[str, str]] = MappingProxyType({"updown": "height", "stop": "height"})
 """Commands that move a field but never report a status: they only make it unconfirmed."""
 
-READS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
-    {
-        "Light": ("powerstatus", "is_on"),
-        "Blind": ("heightlevelstatus", "height"),
-        "Thermostat": ("actualtemp", "temperature"),
-    }
+READS: Final[Mapping[str, Controller[Any]]] = MappingProxyType(
+    {c.kind: c for c in BUILTIN if c.read and c.kind in DEVICE_KINDS}
 )
-"""Device class name -> (the read controller that keeps it fresh, the proxy method sending it).
+"""Device kind -> the status read of the table of controllers that keeps it fresh."""
 
-Kinds absent here (HVAC units) have no status read: their state comes from feedback replies.
-"""
+PASSIVE: Final = frozenset(c.kind for c in BUILTIN if c.feedback) - READS.keys()
+"""Kinds with no status read (HVAC units): their state comes from feedback replies only."""
 
 
 @attrs.frozen(slots=True)
@@ -227,5 +226,5 @@ def record(device: Device, controller: str, status: int | float | None, feedback
         store.unconfirm(device.guid, controller)
 
 
-_READS_BY_CONTROLLER: Final = frozenset(controller for controller, _ in READS.values())
+_READS_BY_CONTROLLER: Final = frozenset(controller.name for controller in READS.values())
 _now = time.monotonic

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Self, TypedDict
+from typing import Self, TypedDict
 
 import anyio
 import attrs
@@ -32,7 +32,7 @@ from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE, SiteSchedule, poll_site
 from .devices import Device
 from .errors import RateLimitedError, SessionError, ValidationError
 from .site import Site
-from .state import READS, Listener, State, store_of
+from .state import PASSIVE, READS, Listener, State, store_of
 from .throttle import Clock, Sleep
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
     "WatchError",
     "WatchOptions",
 ]
-
-_PASSIVE: Final = frozenset({"Hvac"})  # no status read: watched through feedback replies
 
 
 @attrs.frozen(slots=True)
@@ -152,8 +150,8 @@ class Watch:
         for device in devices:
             if not isinstance(device, Device):
                 raise ValidationError(f"watch takes device proxies, got {type(device).__name__}")
-            kind = type(device).__name__
-            if kind not in READS and kind not in _PASSIVE:
+            kind = device.kind
+            if kind not in READS and kind not in PASSIVE:
                 raise ValidationError(f"{device!r} has no state to watch")
             entries = polled.setdefault(device.site, [])
             if (device.site, device.guid) not in seen:
@@ -294,11 +292,11 @@ class Watch:
 
         async def poll(position: int, granted: float | None) -> None:
             device = watched.devices[position]
-            _, method = READS[type(device).__name__]
+            read = READS[device.kind or ""]
             self.polls += 1
             try:
                 with polling(granted):
-                    await getattr(device, method)()
+                    await device.read(read)
             except Exception as error:  # reported as an event: the stream never ends on it
                 self.errors += 1
                 retry_after = error.retry_after if isinstance(error, RateLimitedError) else None

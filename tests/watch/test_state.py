@@ -6,7 +6,7 @@ import pytest
 
 from thinknx_async import Site
 from thinknx_async.simulator import Project, Simulator
-from thinknx_async.state import READS, STATUS_FIELDS, StateStore, store_of
+from thinknx_async.state import PASSIVE, READS, STATUS_FIELDS, StateStore, store_of
 
 from .conftest import guids
 
@@ -83,11 +83,12 @@ def test_the_reads_and_fields_agree_with_the_simulator() -> None:
     from thinknx_async.simulator.controllers import STATUS_FIELD
 
     assert dict(STATUS_FIELDS) == STATUS_FIELD
-    assert {controller for controller, _ in READS.values()} == {
-        "powerstatus",
-        "heightlevelstatus",
-        "actualtemp",
+    assert {kind: read.name for kind, read in READS.items()} == {
+        "light": "powerstatus",
+        "blind": "heightlevelstatus",
+        "thermostat": "actualtemp",
     }
+    assert {"hvac"} == PASSIVE
 
 
 def test_a_status_out_of_range_is_not_learned() -> None:
