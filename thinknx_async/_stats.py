@@ -14,7 +14,10 @@ class RequestStats:
     """Attempts sent (every retry counts) and the 429 replies among them."""
 
     attempts: int = 0
+    """Requests sent by the code inside the :class:`count_requests` block (and the tasks it
+    started), every retry counted."""
     rate_limited: int = 0
+    """How many of those requests the server answered with a 429."""
 
 
 _stats: ContextVar[RequestStats | None] = ContextVar("thinknx_request_stats", default=None)

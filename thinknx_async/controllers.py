@@ -86,29 +86,43 @@ def _actions(value: Mapping[str, int | None]) -> Mapping[str, int | None]:
 
 @attrs.frozen(slots=True)
 class Controller(Generic[T]):
-    """One controller of the API and everything the client may assume about it.
-
-    ``rule`` checks and writes the value sent as ``param`` (``None``: the controller takes no
-    value) and reads the state a reply's ``field`` carries. ``read`` marks a status read.
-    ``actions`` are its ``thinknx KIND VERB`` verbs: a verb naming a value sends that value
-    (``on`` -> ``cmd=1``), a verb naming ``None`` takes it from the command line. ``what``
-    names the value in messages. ``documented`` is false for a controller the spec gives no
-    URL for.
-    """
+    """One controller of the API and everything the client may assume about it."""
 
     name: str = attrs.field(validator=_check_name)
+    """Its path under ``api/V1/``: ``word`` or ``word/word`` (``powerlevel``,
+    ``system/sendKNXbit``)."""
     kind: str = attrs.field(validator=_check_kind)
+    """The kind of device it drives (``light``, ``blind``...), or ``knx`` for a raw telegram
+    to a group address and ``system`` for a call about the server itself."""
     rule: Rule[T]
+    """Checks and writes the value sent as ``param``, and reads the state a reply's
+    ``field`` carries."""
     param: str | None = attrs.field(default="cmd", validator=_check_param)
+    """The query parameter carrying the value (``cmd``, ``val``, ``value``...); ``None``: the
+    controller takes no value (a read)."""
     idempotent: bool = True
+    """Whether sending it twice is harmless, which lets a failed attempt that may have run be
+    retried (see :mod:`thinknx_async.retry`)."""
     feedback: bool = False
+    """Whether it takes ``fb``: sent with ``feedback=True``, the server waits for the device
+    and the reply carries its state."""
     read: bool = False
+    """Whether it is a status read (it then takes no ``param``)."""
     field: str = "status"
+    """The reply field that carries the state."""
     actions: Mapping[str, int | None] = attrs.field(factory=dict, converter=_actions)
+    """Its ``thinknx KIND VERB`` verbs (read-only): a verb naming a value sends that value
+    (``on`` -> ``cmd=1``), a verb naming ``None`` takes it from the command line."""
     help: str = ""
+    """What it does, in a few words: the ``thinknx`` command's help for its verbs."""
     what: str = ""
+    """Names the value in messages (empty: the parameter's name; see :attr:`label`)."""
     documented: bool = True
+    """False for a controller the spec gives no URL for (``chronotable``, and every one made
+    with :func:`declare`)."""
     endpoint: Endpoint = attrs.field(init=False, eq=False, repr=False)
+    """What a request is sent to: ``name`` and ``idempotent``, derived from them (not an
+    argument)."""
 
     @endpoint.default
     def _endpoint(self) -> Endpoint:

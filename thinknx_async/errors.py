@@ -30,17 +30,16 @@ __all__ = [
 
 
 class ThinknxError(Exception):
-    """Base class of every error the library raises.
-
-    ``attempts`` is how many times the request was sent before the error was raised
-    (0 when it was refused before sending).
-    """
+    """Base class of every error the library raises."""
 
     attempts: int = 0
+    """How many times the request was sent before the error was raised, every retry included
+    (0 when it was refused before sending, so it certainly did not run)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        """The error's text, as ``str(error)`` gives it (never a key or a password)."""
 
 
 class ValidationError(ThinknxError, ValueError):
@@ -55,7 +54,9 @@ class TransportError(ThinknxError):
     """The request did not complete at the HTTP level (network, TLS, timeout)."""
 
     never_sent: bool = False
-    """True when the request certainly never reached the server (so it cannot have run)."""
+    """True when the request certainly never reached the server (so it cannot have run): always
+    for a :class:`ConnectError`, and for a timeout waiting to connect or for a pooled
+    connection."""
 
 
 class ConnectError(TransportError):
@@ -67,13 +68,13 @@ class ConnectError(TransportError):
 class CertificateError(ConnectError):
     """The server's TLS certificate was rejected (untrusted, expired, for another host...).
 
-    Never retried: it cannot heal by itself. ``reason`` is OpenSSL's reason, such as
-    ``"certificate has expired"``.
+    Never retried: it cannot heal by itself.
     """
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+        """OpenSSL's reason for the rejection, such as ``"certificate has expired"``."""
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):
@@ -85,26 +86,24 @@ class ProtocolError(ThinknxError):
 
 
 class RedirectError(ProtocolError):
-    """The server redirected somewhere the library will not follow (another host, or downgrade).
-
-    ``location`` is the target, with any Integration Kit key replaced by ``***``.
-    """
+    """The server redirected somewhere the library will not follow (another host, or downgrade)."""
 
     def __init__(self, message: str, location: str) -> None:
         super().__init__(message)
         self.location = location
+        """The refused target, with any Integration Kit key replaced by ``***``."""
 
 
 class ApiError(ThinknxError):
-    """The server answered with an error status or an ``error`` body.
-
-    ``status_code`` is the HTTP status; ``body`` the decoded JSON body (or ``None``).
-    """
+    """The server answered with an error status or an ``error`` body."""
 
     def __init__(self, message: str, *, status_code: int, body: Any = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        """The reply's HTTP status (a 2xx when only its body carried the ``error``)."""
         self.body = body
+        """The reply's body decoded from JSON, as the server sent it (``None`` when it was
+        empty or not JSON)."""
 
 
 class BadRequestError(ApiError):
@@ -126,7 +125,8 @@ class ExecutionError(ApiError):
 class RateLimitedError(ApiError):
     """429: the server's rate limit was exceeded.
 
-    ``retry_after`` is the wait the server asked for, in seconds, or ``None``.
+    Also raised, unsent, for a call to a site still held by an earlier 429 whose wait was over
+    the policy's ``max_retry_after`` (``attempts`` is then 0).
     """
 
     def __init__(
@@ -134,6 +134,9 @@ class RateLimitedError(ApiError):
     ) -> None:
         super().__init__(message, status_code=status_code, body=body)
         self.retry_after = retry_after
+        """The wait the server asked for in its ``Retry-After``, in seconds (``None`` when the
+        reply had none, or one the library could not read); for a call refused unsent, the
+        seconds the site still refuses calls."""
 
 
 class ServerError(ApiError):

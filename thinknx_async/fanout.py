@@ -54,25 +54,24 @@ DEFAULT_CONCURRENCY = 100
 
 @attrs.frozen(slots=True)
 class Outcome(Generic[ResultT]):
-    """What one site's operation came to: a value or an error, never both.
-
-    - ``site``: the site; ``index``: its position in the input.
-    - ``value``: what the operation returned (``None`` when it failed).
-    - ``error``: the exception it raised (``None`` on success): a
-      :class:`~thinknx_async.ThinknxError`, or any other ``Exception`` the operation raised.
-    - ``attempts``: requests the operation sent, every retry included (0 when it failed before
-      sending anything).
-    - ``elapsed``: seconds from the operation's start to its end.
-    - ``rate_limited``: how many of those requests the server answered with a 429.
-    """
+    """What one site's operation came to: a value or an error, never both."""
 
     site: Site
+    """The site the operation ran on."""
     index: int
+    """The site's position in the input (from 0)."""
     value: ResultT | None
+    """What the operation returned (``None`` when it failed)."""
     error: Exception | None
+    """The exception the operation raised (``None`` on success): a
+    :class:`~thinknx_async.ThinknxError`, or any other ``Exception`` the operation raised."""
     attempts: int
+    """Requests the operation sent, every retry included, on success as on failure (0 when it
+    failed before sending anything)."""
     elapsed: float
+    """Seconds from the operation's start to its end."""
     rate_limited: int = 0
+    """How many of those requests the server answered with a 429."""
 
     @property
     def ok(self) -> bool:
@@ -93,21 +92,25 @@ class Outcome(Generic[ResultT]):
 
 @attrs.frozen(slots=True)
 class Summary:
-    """Counts over a set of outcomes.
-
-    ``errors`` maps an error class name to how many sites failed with it, most frequent first;
-    ``retries`` counts attempts beyond the first of each site; ``rate_limited`` the 429 replies;
-    ``elapsed`` is the wall time of the whole run.
-    """
+    """Counts over a set of outcomes."""
 
     total: int
+    """Outcomes counted: one per site."""
     succeeded: int
+    """Sites whose operation returned a value."""
     failed: int
+    """Sites whose operation raised (``total - succeeded``)."""
     errors: Mapping[str, int]
+    """An error class name (``"ServerError"``...) -> how many sites failed with it, most
+    frequent first."""
     attempts: int
+    """Requests sent over all sites, every retry included."""
     retries: int
+    """Attempts beyond the first of each site."""
     rate_limited: int
+    """Replies 429 over all sites."""
     elapsed: float
+    """Seconds: the wall time of the whole run."""
 
     def __str__(self) -> str:
         text = f"{self.total} sites: {self.succeeded} succeeded, {self.failed} failed"
@@ -149,7 +152,9 @@ class Report(Generic[ResultT]):
     """Every outcome of a fan-out, in the order the sites were given."""
 
     outcomes: tuple[Outcome[ResultT], ...]
+    """One outcome per site, in input order (``outcomes[i].index == i``)."""
     elapsed: float
+    """Seconds: the wall time of the whole fan-out, from its start to its last outcome."""
 
     def __len__(self) -> int:
         return len(self.outcomes)

@@ -48,31 +48,49 @@ _PROXIES: Mapping[DeviceKind, type[Device]] = PROXIES
 
 @attrs.frozen(slots=True, eq=False)
 class SiteEntry:
-    """One site of an inventory, as written in the file (secrets not yet resolved).
-
-    ``mode`` says how it is reached: ``"local"`` (``host``, ``port``, ``scheme``, ``auth``,
-    ``username``, ``password``), ``"cloud"`` (``key``) or ``"relay"`` (``url``, ``key``,
-    ``allow_insecure``). ``rate_limit`` ``None`` means the session's default unless
-    ``throttled`` is false (no limit at all).
-    """
+    """One site of an inventory, as written in the file (secrets not yet resolved)."""
 
     name: str
+    """The site's name: its ``[sites.NAME]`` table, and its label in messages and reports."""
     mode: Mode
+    """How the site is reached: ``"local"`` (``host``, ``port``, ``scheme``, ``auth``,
+    ``username``, ``password``), ``"cloud"`` (``key``) or ``"relay"`` (``url``, ``key``,
+    ``allow_insecure``)."""
     tags: tuple[str, ...] = ()
+    """Labels for selection (:meth:`Inventory.select`), in file order, each once."""
     host: str | None = None
+    """A local site's host name or IP address (``None`` for the other modes)."""
     port: int = 5051
+    """A local site's port."""
     scheme: Literal["http", "https"] = "http"
+    """A local site's scheme."""
     auth: Literal["digest", "basic", "query"] = "digest"
+    """How a local site's credentials travel, as :meth:`Session.local` takes it (``"query"``
+    over plain ``http`` only)."""
     username: str | None = None
+    """A local site's user name (``None`` for the other modes)."""
     password: Secret | None = None
+    """A local site's password, a literal or an environment variable read when the site is
+    opened (``None`` for the other modes)."""
     url: str | None = None
+    """A relay site's root, ``https://host[:port]`` (``None`` for the other modes)."""
     key: Secret | None = None
+    """A cloud or relay site's Integration Kit key, a literal or an environment variable read
+    when the site is opened (``None`` for a local site)."""
     allow_insecure: bool = False
+    """Whether a relay site's ``url`` may be plain ``http://``."""
     rate_limit: RateLimit | None = None
+    """The site's own rate limit; ``None`` means the session's default unless ``throttled`` is
+    false."""
     throttled: bool = True
+    """False when the file says ``rate_limit = false``: the site has no rate limit at all."""
     max_in_flight: int | None = None
+    """The site's cap on requests in flight at once (``None``: the session's default)."""
     aliases: Mapping[str, Alias] = attrs.field(factory=dict, converter=MappingProxyType)
+    """The site's device aliases: alias name -> GUID and device kind (read-only)."""
     path: Path | None = None
+    """The inventory file the site was read from, named in messages (``None`` when it came
+    from no file)."""
 
     def _error(self, message: str, field: str | None = None) -> InventoryError:
         return InventoryError(message, path=self.path, site=self.name, field=field)
@@ -152,7 +170,10 @@ class Inventory:
     """The sites of an inventory file, in file order. Load one with :meth:`load`."""
 
     sites: tuple[SiteEntry, ...]
+    """The sites, in file order."""
     path: Path | None = None
+    """The file the inventory was read from, named in messages (``None`` when it came from no
+    file)."""
     controllers: tuple[Controller[Any], ...] = ()
     """The controllers its ``[controllers.VERB]`` tables declare (see :func:`controller`)."""
 

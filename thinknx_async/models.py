@@ -35,55 +35,73 @@ _raw_field: Any = functools.partial(attrs.field, factory=dict, eq=False, repr=Fa
 
 @attrs.frozen(slots=True)
 class CommandResult:
-    """The reply to a device command or status read.
-
-    ``status`` is the device's state: present in status reads, and in commands sent with
-    ``feedback=True`` (the server then waited for the device before answering). It is ``None``
-    when the reply has none, or one that is not a number: the command still ran. ``raw`` is the
-    reply's JSON object as received, with every field (read it, do not change it).
-    """
+    """The reply to a device command or status read."""
 
     namespace: str
+    """The reply's ``namespace``: the controller that answered (``powerlevel``...)."""
     guid: str
+    """The GUID of the device the reply is about (the library checks it is the one asked for)."""
     comm_obj: int
+    """The KNX communication object behind the device, as the server numbers it."""
     status: Number | None = None
+    """The device's state: present in status reads, and in commands sent with ``feedback=True``
+    (the server then waited for the device before answering). ``None`` when the reply has none,
+    or one that is not a number: the command still ran."""
     raw: Mapping[str, Any] = _raw_field()
+    """The reply's JSON object as received, with every field, known or not (read it, do not
+    change it); no part of equality, hashing or ``repr``."""
 
 
 @attrs.frozen(slots=True)
 class KnxResult:
-    """The reply to a raw KNX telegram: the group address and the value the server sent.
-
-    ``raw`` is the reply's JSON object as received, with every field.
-    """
+    """The reply to a raw KNX telegram: the group address and the value the server sent."""
 
     namespace: str
+    """The reply's ``namespace``: the controller that answered (``system/sendKNXbit``...)."""
     group: str
+    """The group address the telegram went to, as the reply writes it (``"1/2/3"``)."""
     value: Number
+    """The value the server put on the bus."""
     raw: Mapping[str, Any] = _raw_field()
+    """The reply's JSON object as received, with every field, known or not (read it, do not
+    change it); no part of equality, hashing or ``repr``."""
 
 
 @attrs.frozen(slots=True)
 class ServerStatus:
     """The server's main facts (``system/serverStatus``), with the spec's field names.
 
-    Uptimes are parsed from English or Italian unit words (``None`` when the text has a form
-    the library does not know); the raw strings are kept in ``process_uptime_text`` and
-    ``server_uptime_text``. ``config_time`` is naive local server time. ``raw`` is the reply's
-    JSON object as received, with every field.
+    Uptimes are parsed from English or Italian unit words; the strings as the server wrote
+    them are kept beside the parsed values.
     """
 
     namespace: str
+    """The reply's ``namespace``: the controller that answered."""
     version: str
+    """The server's software version, as it writes it."""
     process_uptime: timedelta | None
+    """How long the Thinknx server process has run, parsed from ``process_uptime_text``
+    (``None`` when the text has a form the library does not know)."""
     server_uptime: timedelta | None
+    """How long the machine has run since it booted, parsed from ``server_uptime_text``
+    (``None`` when the text has a form the library does not know)."""
     config_time: datetime | None
+    """The time of the server's configuration, as a naive ``datetime`` in the server's local
+    time (``None`` when ``config_time_text`` has a form the library does not know)."""
     connected_clients: int
+    """Clients connected to the server now (never negative)."""
     pbx_users: tuple[str, ...]
+    """The PBX users the server lists, split from its comma-separated field (empty when it
+    lists none, or the field is missing)."""
     process_uptime_text: str
+    """``process_uptime`` as the server wrote it (``"2 days 3 hours 4 min"``)."""
     server_uptime_text: str
+    """``server_uptime`` as the server wrote it (``"2 giorni 3 ore 4 min"``)."""
     config_time_text: str
+    """``config_time`` as the server wrote it (``"12:30:00 2024-05-01"``)."""
     raw: Mapping[str, Any] = _raw_field()
+    """The reply's JSON object as received, with every field, known or not (read it, do not
+    change it); no part of equality, hashing or ``repr``."""
 
 
 _UNIT_SECONDS = {

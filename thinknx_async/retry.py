@@ -96,22 +96,23 @@ def _check_policy(policy: RetryPolicy) -> None:
 class RetryPolicy:
     """How failed requests are retried.
 
-    - ``max_attempts``: attempts in all, the first included (1 turns retries off).
-    - ``backoff``, ``max_backoff``: full-jitter exponential waits: before attempt ``n + 1`` a
-      random wait in ``[0, min(max_backoff, backoff * 2 ** (n - 1))]`` seconds.
-    - ``deadline``: seconds from the first attempt after which no retry starts (``None``: no limit).
-    - ``max_retry_after``: a 429 asking for a longer wait is raised at once as
-      :class:`~thinknx_async.RateLimitedError` (its ``retry_after`` says how long) instead of
-      sleeping through it.
-
-    What is retried at all is fixed by :func:`is_retryable`.
+    Waits are full-jitter exponential: before attempt ``n + 1``, a random wait in
+    ``[0, min(max_backoff, backoff * 2 ** (n - 1))]`` seconds. What is retried at all is fixed
+    by :func:`is_retryable`.
     """
 
     max_attempts: int = 4
+    """Attempts in all, the first included (1 turns retries off)."""
     backoff: float = 0.25
+    """Seconds: the bound of the first wait, doubled for each attempt after it."""
     max_backoff: float = 8.0
+    """Seconds: the most any one wait may be drawn from."""
     deadline: float | None = 60.0
+    """Seconds from the first attempt after which no retry starts (``None``: no limit)."""
     max_retry_after: float = 30.0
+    """Seconds: the longest ``Retry-After`` slept through. A 429 asking for a longer wait is
+    raised at once as :class:`~thinknx_async.RateLimitedError` (its ``retry_after`` says how
+    long) instead of sleeping through it."""
 
     def __attrs_post_init__(self) -> None:
         _check_policy(self)

@@ -104,19 +104,20 @@ PASSIVE: Final = frozenset(c.kind for c in BUILTIN if c.feedback) - READS.keys()
 
 @attrs.frozen(slots=True)
 class State:
-    """What is known about one device.
-
-    - ``values``: field -> value (``on``, ``level``, ``height``, ``angle``, ``temperature``,
-      ``setpoint``), only the fields some reply has reported;
-    - ``learned``: when the last status arrived (``time.monotonic()`` seconds);
-    - ``source``: ``"read"`` or ``"feedback"``, where that status came from;
-    - ``unconfirmed``: fields a command without feedback may have moved since.
-    """
+    """What is known about one device."""
 
     values: Mapping[str, Value]
+    """Field -> value (``on``, ``level``, ``height``, ``angle``, ``temperature``,
+    ``setpoint``), only the fields some reply has reported, each as the latest reported it
+    (read-only)."""
     learned: float
+    """When the last status arrived, in ``time.monotonic()`` seconds (see :attr:`age`)."""
     source: Source
+    """Where that last status came from: ``"read"`` (a status read) or ``"feedback"`` (a
+    command sent with ``feedback=True``)."""
     unconfirmed: frozenset[str] = frozenset()
+    """Fields a command sent without feedback may have moved since they were reported; a read
+    or a feedback reply of a field confirms it again."""
 
     def __getitem__(self, name: str) -> Value:
         return self.values[name]

@@ -56,23 +56,30 @@ _AUTO_DOUBLING = 0.5  # seconds to double the rate while it is still searching
 class RateLimit:
     """How fast a server accepts requests: ``rate`` per second, ``burst`` at once.
 
-    Give the server's own figures. The client keeps a safety margin under them: ``jitter`` is
-    the spread of network delays it tolerates (seconds), because requests sent evenly can reach
-    the server bunched up (a slow TLS handshake on one connection, a fast one on the next). The
-    margin comes out of the burst (``burst - rate * jitter`` tokens, at least one); a burst too
-    small to pay for it spaces requests by ``jitter`` more instead. With ``adaptive`` the rate
-    drops on a 429 and recovers on successes, never above ``rate``.
-
-    With a ``ceiling`` (see :meth:`auto`), ``rate`` is only where the client starts: it grows
-    until the server's first 429, then holds just under what the server accepted, never above
-    ``ceiling``.
+    Give the server's own figures. The client keeps a safety margin under them, because
+    requests sent evenly can reach the server bunched up (a slow TLS handshake on one
+    connection, a fast one on the next). The margin comes out of the burst
+    (``burst - rate * jitter`` tokens, at least one); a burst too small to pay for it spaces
+    requests by ``jitter`` more instead.
     """
 
     rate: float
+    """Requests per second the server accepts, as it states it (finite, above 0). With a
+    ``ceiling``, only where the client starts: it grows until the server's first 429, then
+    holds just under what the server accepted."""
     burst: int = 1
+    """Requests the server accepts at once, back to back (an integer, at least 1)."""
     jitter: float = 0.05
+    """Seconds: the spread of network delays the client tolerates between sending a request
+    and its reaching the server; the safety margin is sized from it (0 for none)."""
     adaptive: bool = True
+    """Whether the rate drops on a 429 and recovers on successes, never above ``rate`` (or
+    above ``ceiling``, when there is one). False: the rate stays fixed whatever the server
+    answers."""
     ceiling: float | None = None
+    """Requests per second the rate never grows beyond, for a limit still to be found (see
+    :meth:`auto`); at least ``rate``, and only with ``adaptive``. ``None``: the rate never
+    grows above ``rate``."""
 
     @classmethod
     def auto(

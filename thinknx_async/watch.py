@@ -48,25 +48,31 @@ __all__ = [
 
 @attrs.frozen(slots=True)
 class Change:
-    """A device's known state changed: ``old``, ``new``, and ``when`` it was learned (UTC).
-
-    The first state the watch learns of each device comes with ``old=None``, whatever was
-    known before: a consumer starts from a full picture.
-    """
+    """A device's known state changed: ``old``, ``new``, and ``when`` it was learned."""
 
     device: Device
+    """The device proxy whose state changed (one of the devices given to the watch)."""
     old: State | None
+    """The state before: the one the reader last had from this watch (changes not yet read
+    are merged into one). ``None`` for the first state the watch learns of each device,
+    whatever was known before: a consumer starts from a full picture."""
     new: State
+    """The state now known."""
     when: datetime
+    """When ``new`` was learned, as an aware ``datetime`` in UTC."""
 
 
 @attrs.frozen(slots=True)
 class WatchError:
-    """A poll of ``device`` failed with ``error`` at ``when`` (UTC); the watch goes on."""
+    """A poll of ``device`` failed with ``error`` at ``when``; the watch goes on."""
 
     device: Device
+    """The device proxy whose poll failed."""
     error: Exception
+    """The exception the poll raised: the library's typed
+    :class:`~thinknx_async.ThinknxError` (a timeout, a 404, a 429...)."""
     when: datetime
+    """When the poll failed, as an aware ``datetime`` in UTC."""
 
 
 Event = Change | WatchError
@@ -77,9 +83,18 @@ class WatchOptions(TypedDict, total=False):
     """The options of :meth:`Site.watch` and :meth:`Session.watch` (see :class:`Watch`)."""
 
     every: Every
+    """Seconds between two reads of a device (default 10): one number, or a mapping from a
+    device kind (``"light"``, ``"blind"``, ``"thermostat"``) or a device proxy to its
+    interval."""
     share: float
+    """The part of each site's rate the polls may take, in (0, 1] (default 0.75); the rest is
+    left for commands."""
     backoff: float
+    """Seconds: a site's pause after a failed poll (default 1), doubling per consecutive
+    failure."""
     max_backoff: float
+    """Seconds: the longest such pause (default 60); a longer ``Retry-After`` is capped to
+    it."""
 
 
 def _interval(device: Device, every: Every) -> float:

@@ -142,20 +142,23 @@ class Tokens(Protocol):
 
 @attrs.frozen(slots=True)
 class PoolStats:
-    """A snapshot of the pool: requests in flight and waiting, small pools open.
-
-    ``held`` counts what the transports themselves hold now (connections in use, requests
-    queued in them): it equals ``in_flight`` when every connection is where the session thinks
-    it is. ``replaced`` counts the small pools found holding a connection nobody was using (a
-    request cancelled at the wrong moment can leave one so in httpcore) and replaced.
-    """
+    """A snapshot of the pool: requests in flight and waiting, small pools open."""
 
     in_flight: int
+    """Requests holding one of the session's connection slots now (a slot comes back once its
+    reply has been read)."""
     waiting: int
+    """Requests waiting for a free slot, all ``max_connections`` being taken."""
     max_connections: int
+    """The session's bound on requests in flight at once, over all sites."""
     pools: int
+    """Small pools open now, over all origins (each of ``pool_size`` connections at most)."""
     held: int = 0
+    """What the transports themselves hold now (connections in use, requests queued in
+    them): it equals ``in_flight`` when every connection is where the session thinks it is."""
     replaced: int = 0
+    """Small pools found holding a connection nobody was using (a request cancelled at the
+    wrong moment can leave one so in httpcore) and replaced, since the session opened."""
 
 
 @attrs.frozen(slots=True)
