@@ -40,8 +40,8 @@ class Address:
 
     base: str
     auth: httpx.Auth | None = None
-    auth_suffix: str = ""
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    auth_suffix: str = attrs.field(default="", repr=False)  # may hold pass=...
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)  # may hold Basic ...
 
 
 class PlainHttpRefused(ValidationError):

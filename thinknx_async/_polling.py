@@ -15,11 +15,12 @@ __all__ = ["POLL", "Poll", "polling"]
 
 
 class Poll:
-    """One poll in progress: the token's grant time, until the site has used it."""
+    """One poll in progress: when its tokens were granted (the site's, the relay's), until the
+    site has used them."""
 
     __slots__ = ("granted",)
 
-    def __init__(self, granted: float | None) -> None:
+    def __init__(self, granted: tuple[float, float] | None) -> None:
         self.granted = granted
 
 
@@ -27,9 +28,9 @@ POLL: ContextVar[Poll | None] = ContextVar("thinknx_async_poll", default=None)
 
 
 @contextmanager
-def polling(granted: float | None) -> Iterator[Poll]:
-    """Mark the requests sent inside the block as a poll holding a token granted at ``granted``
-    (``None``: the site is not throttled)."""
+def polling(granted: tuple[float, float] | None) -> Iterator[Poll]:
+    """Mark the requests sent inside the block as a poll holding tokens granted at ``granted``
+    (the site's and the relay's grant times)."""
     poll = Poll(granted)
     token = POLL.set(poll)
     try:

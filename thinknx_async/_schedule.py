@@ -76,7 +76,10 @@ class SiteSchedule:
         self._due[index] = now + self._intervals[index]
 
     def unconfirmed(self, index: int, now: float) -> None:
-        """A command without feedback may have moved device ``index``: poll it soon."""
+        """A command without feedback may have moved device ``index``: poll it soon (a device
+        with no status read, watched through feedback replies only, has nothing to poll)."""
+        if self._intervals[index] == math.inf:
+            return
         self._due[index] = min(self._due[index], now)
         if self.nudge is not None:
             self.nudge.set()
@@ -121,7 +124,10 @@ async def _nap(schedule: SiteSchedule, sleep: Sleep, delay: float) -> None:
     schedule.nudge = None
 
 
-Poll = Callable[[int, float | None], Awaitable[None]]
+Grant = tuple[float, float]
+"""When a poll's spare tokens were granted: the site's, then the relay's (0.0: no such bucket)."""
+
+Poll = Callable[[int, Grant], Awaitable[None]]
 """Poll device ``index`` with a token granted at the given time (the site's own bookkeeping)."""
 
 
@@ -129,7 +135,8 @@ async def poll_site(
     schedule: SiteSchedule,
     poll: Poll,
     *,
-    spare: Callable[[], float | None],
+    spare: Callable[[], Grant | None],
+    refund: Callable[[], None],
     rate: Callable[[], float | None],
     share: float,
     clock: Clock,
@@ -140,7 +147,7 @@ async def poll_site(
     ``rate()`` is the site's rate in force (``None``: unthrottled); polls are spaced so they use
     at most ``share`` of it. ``spare()`` takes a token only when one is free with nobody queued:
     while none is, the poll waits one token's time and asks again, so a command never queues
-    behind a poll.
+    behind a poll. ``refund()`` returns a spare token that found nothing due after all.
     """
     last = -math.inf
     while True:
@@ -160,5 +167,6 @@ async def poll_site(
         index, delay = schedule.next(now)
         last = now
         if delay > 0:
-            continue  # learned from feedback meanwhile: nothing is due after all
+            refund()  # learned from feedback meanwhile: nothing is due after all
+            continue
         await poll(index, granted)

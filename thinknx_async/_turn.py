@@ -50,9 +50,9 @@ class Turn:
         #: Tokens taken already (a poll's spare ones): the next :meth:`take` takes nothing.
         self.prepaid = False
 
-    def paid(self, granted: float) -> None:
-        """The tokens were taken already, at ``granted`` (a poll takes only spare ones)."""
-        self.granted = self.relay_granted = granted
+    def paid(self, granted: float, relay_granted: float) -> None:
+        """The tokens were taken already, at these times (a poll takes only spare ones)."""
+        self.granted, self.relay_granted = granted, relay_granted
         self.prepaid = True
 
     async def take(self, first: bool = False) -> None:

@@ -1,7 +1,7 @@
 """The exception tree.
 
-Every failure the library reports is a :class:`ThinknxError`. Errors raised by httpx, tenacity or
-the JSON decoder never escape unwrapped: they are chained as ``__cause__``.
+Every failure the library reports is a :class:`ThinknxError`. Errors raised by httpx, aiohttp,
+tenacity or the JSON decoder never escape unwrapped: they are chained as ``__cause__``, masked.
 """
 
 from __future__ import annotations

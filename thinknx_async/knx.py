@@ -155,7 +155,7 @@ def format_dpt9(value: float | int | Decimal) -> str:
     """A DPT 9 value within the KNX 2-byte float range, formatted for the wire."""
     text = format_decimal(value, what="DPT 9 value")
     if not _DPT9_MIN_EXACT <= Decimal(text) <= _DPT9_MAX_EXACT:
-        raise ValidationError(f"DPT 9 value {text} is outside {DPT9_MIN}..{DPT9_MAX}")
+        raise ValidationError(f"DPT 9 value {_short(text)} is outside {DPT9_MIN}..{DPT9_MAX}")
     return text
 
 

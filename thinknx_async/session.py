@@ -165,7 +165,7 @@ class Session:
         self._closed = False
         if transport not in ("httpx", "aiohttp"):
             raise ValidationError(f"transport must be 'httpx' or 'aiohttp', got {transport!r}")
-        self._asyncio_only = transport == "aiohttp"
+        self._asyncio_only = transport == "aiohttp" and http_client is None
         self.timeouts: dict[str, float | None] = (
             httpx.Timeout(timeout) if http_client is None else http_client.timeout
         ).as_dict()

@@ -300,16 +300,23 @@ class Site:
             bucket = self._bucket = self._session._bucket(self._base, self._rate_limit)
         return bucket, self._relay_bucket
 
-    def _spare_token(self) -> float | None:
-        """A token for a poll, only if this site's and the relay's are free now with nobody
-        queued (commands never wait behind polls): the grant time, or ``None``."""
+    def _spare_token(self) -> tuple[float, float] | None:
+        """Tokens for a poll, only if this site's and the relay's are free now with nobody
+        queued (commands never wait behind polls): when each was granted (0.0 for a bucket the
+        site has not), or ``None``."""
         bucket, relay = self._buckets()
         if (bucket is not None and not bucket.ready()) or (relay is not None and not relay.ready()):
             return None
-        granted = 0.0 if bucket is None else bucket.try_acquire()
-        if relay is not None:
-            relay.try_acquire()
-        return granted
+        granted = (0.0 if bucket is None else bucket.try_acquire()) or 0.0
+        relay_granted = (0.0 if relay is None else relay.try_acquire()) or 0.0
+        return granted, relay_granted
+
+    def _refund_spare(self) -> None:
+        """Give back the tokens :meth:`_spare_token` took for a poll that is not sent."""
+        bucket, relay = self._buckets()
+        for taken in (bucket, relay):
+            if taken is not None:
+                taken.give_back()
 
     def _turn(self) -> Turn | None:
         """This attempt's tokens, taken at the wire (``None`` when nothing throttles the site);
@@ -320,7 +327,7 @@ class Site:
         turn = Turn(bucket, relay, self._session)
         poll = POLL.get()
         if poll is not None and poll.granted is not None:
-            turn.paid(poll.granted)
+            turn.paid(*poll.granted)
             poll.granted = None
         return turn
 

@@ -28,7 +28,7 @@ import attrs
 from anyio.abc import TaskGroup
 
 from ._polling import polling
-from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE, SiteSchedule, poll_site
+from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE, Grant, SiteSchedule, poll_site
 from .devices import Device
 from .errors import RateLimitedError, SessionError, ValidationError
 from .site import Site
@@ -99,8 +99,7 @@ class WatchOptions(TypedDict, total=False):
 
 def _interval(device: Device, every: Every) -> float:
     if isinstance(every, Mapping):
-        kind = type(device).__name__.lower()
-        value = every.get(device, every.get(kind, DEFAULT_EVERY))
+        value = every.get(device, every.get(device.kind or "", DEFAULT_EVERY))
     else:
         value = every
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -299,19 +298,17 @@ class Watch:
         share = self._share
 
         def rate() -> float | None:
-            bucket = site.bucket
-            if bucket is not None:
-                return bucket.rate
-            limit = site.rate_limit
-            return None if limit is None else limit.effective_rate
+            """The rate in force that binds this site: its own, or its relay's if lower."""
+            bucket, relay = site._buckets()
+            rates = [b.rate for b in (bucket, relay) if b is not None]
+            return min(rates) if rates else None
 
-        async def poll(position: int, granted: float | None) -> None:
+        async def poll(position: int, granted: Grant) -> None:
             device = watched.devices[position]
-            read = READS[device.kind or ""]
             self.polls += 1
             try:
                 with polling(granted):
-                    await device.read(read)
+                    await device.read(READS[device.kind or ""])
             except Exception as error:  # reported as an event: the stream never ends on it
                 self.errors += 1
                 retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
@@ -324,6 +321,7 @@ class Watch:
             schedule,
             poll,
             spare=site._spare_token,
+            refund=site._refund_spare,
             rate=rate,
             share=share,
             clock=self._clock,

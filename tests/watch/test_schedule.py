@@ -15,16 +15,21 @@ import anyio
 import pytest
 
 from thinknx_async import RateLimit, TokenBucket
-from thinknx_async._schedule import SiteSchedule, poll_site
+from thinknx_async._schedule import Grant, SiteSchedule, poll_site
 
 from ..limits.clock import ManualClock
 
 pytestmark = pytest.mark.anyio
 
 
-def spare_of(bucket: TokenBucket) -> Callable[[], float | None]:
+def spare_of(bucket: TokenBucket) -> Callable[[], Grant | None]:
     """The poller's view of a bucket: a token only when one is free with nobody queued."""
-    return lambda: bucket.try_acquire() if bucket.ready() else None
+
+    def spare() -> Grant | None:
+        granted = bucket.try_acquire() if bucket.ready() else None
+        return None if granted is None else (granted, 0.0)
+
+    return spare
 
 
 async def run_polls(
@@ -42,7 +47,7 @@ async def run_polls(
     """
     polls: list[tuple[float, int]] = []
 
-    async def poll(index: int, granted: float | None) -> None:
+    async def poll(index: int, granted: Grant) -> None:
         polls.append((clock.now, index))
         outcome = fails(index, clock.now)
         if outcome is False:
@@ -56,7 +61,8 @@ async def run_polls(
             lambda: poll_site(
                 schedule,
                 poll,
-                spare=(lambda: 0.0) if bucket is None else spare_of(bucket),
+                spare=(lambda: (0.0, 0.0)) if bucket is None else spare_of(bucket),
+                refund=(lambda: None) if bucket is None else bucket.give_back,
                 rate=lambda: rate,
                 share=share,
                 clock=clock,
@@ -162,7 +168,7 @@ async def test_a_failing_site_does_not_starve_another() -> None:
     counts: Counter[str] = Counter()
 
     async def polling(name: str, schedule: SiteSchedule) -> None:
-        async def poll(index: int, granted: float | None) -> None:
+        async def poll(index: int, granted: Grant) -> None:
             counts[name] += 1
             if name == "bad":
                 schedule.failed(index, clock.now)
@@ -172,7 +178,8 @@ async def test_a_failing_site_does_not_starve_another() -> None:
         await poll_site(
             schedule,
             poll,
-            spare=lambda: 0.0,
+            spare=lambda: (0.0, 0.0),
+            refund=lambda: None,
             rate=lambda: 50.0,
             share=1.0,
             clock=clock,

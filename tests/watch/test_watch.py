@@ -86,6 +86,30 @@ async def test_a_command_without_feedback_is_read_back_soon(
     assert event.new.get("on") is True and event.new.source == "read" and event.new.confirmed
 
 
+async def test_an_unconfirmed_unit_without_a_status_read_is_waited_for_not_polled(
+    sites: list[Site], project: Project
+) -> None:
+    """An HVAC unit switched without feedback stays unconfirmed until feedback says: the
+    watch neither polls it (it has no status read) nor stops."""
+    site = sites[0]
+    light = site.light(guids(project, site, "light")[0])
+    hvac = site.hvac(guids(project, site, "hvac")[0])
+    with anyio.fail_after(30):
+        async with site.watch([light, hvac], every=0.05) as changes:
+            assert isinstance(await changes.__anext__(), Change)  # the light's first state
+            await hvac.turn_on(feedback=True)
+            event = await changes.__anext__()
+            assert isinstance(event, Change) and event.device == hvac
+            await hvac.turn_off()  # no feedback: unconfirmed, nothing to read it back with
+            assert hvac.state is not None and not hvac.state.confirmed
+            await light.set_level(20, feedback=True)  # the stream is still alive after it
+            while True:
+                event = await changes.__anext__()
+                assert not isinstance(event, WatchError), event
+                if event.device == light and event.new.get("level") == 20:
+                    break
+
+
 async def test_session_watch_spans_sites(
     session: Session, sites: list[Site], project: Project
 ) -> None:

@@ -9,8 +9,8 @@ A request's rate-limit tokens ride on aiohttp's tracing: the connector awaits
 ``on_connection_create_start`` when it opens a new connection for the request (the tokens go
 back) and ``on_connection_create_end`` once that connection, TCP and TLS, is ready and before
 the request is written (they are taken again), in the request's own task, with its
-``trace_request_ctx``. The read deadline does not run meanwhile: waiting for a token is not
-waiting for the server.
+``trace_request_ctx``. The read deadline stops meanwhile and starts again, whole, once the
+tokens are taken: waiting for a token is not waiting for the server.
 """
 
 from __future__ import annotations

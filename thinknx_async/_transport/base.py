@@ -3,7 +3,7 @@
 A pool moves bytes: :meth:`Pool.fetch` sends one request and returns the whole reply. Each
 backend (httpcore's pools, aiohttp's, a caller's own ``httpx.AsyncClient``) maps its own
 exceptions to :class:`TransportFailure`'s small set once, where it calls its library; the site
-maps that set to the library's error tree once (:func:`thinknx_async._replies.transport_error`).
+maps that set to the library's error tree once (:func:`thinknx_async._failures.transport_error`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "TransportFailure",
     "certificate_reason",
     "check_length",
+    "first_message",
     "read_capped",
 ]
 

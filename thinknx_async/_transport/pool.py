@@ -150,7 +150,7 @@ class ConnectionPool:
         """With none of our requests in ``shard``, its transport must hold nothing: if it
         does, a cancellation left a connection stranded there, so the pool is replaced."""
         shard.suspect = False
-        if shard.pool.held() == 0:
+        if self._closed or shard.pool.held() == 0:  # a closed pool opens nothing new
             return
         stranded, shard.pool = shard.pool, self._make_pool(self._pool_size, origin[:6] == "https:")
         self._replaced += 1
