@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import anyio
@@ -268,23 +267,13 @@ class FanOut(Generic[ResultT]):
                 task_group.start_soon(self._worker, send.clone())
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
         self._state = "closed"
         task_group, receive = self._task_group, self._receive
         assert task_group is not None and receive is not None
         task_group.cancel_scope.cancel()  # a no-op when every operation is done
         receive.close()
-        if isinstance(exc, Exception):
-            # The body's own error: stop the workers, then let it propagate as it is
-            # (not wrapped in an exception group).
-            await task_group.__aexit__(None, None, None)
-            return False
-        return await task_group.__aexit__(exc_type, exc, traceback)
+        return await leave_workers(task_group, *exc_info)
 
     def __aiter__(self) -> Self:
         return self
@@ -369,6 +358,15 @@ class Stream(Protocol[ResultT]):
     async def __aenter__(self) -> Any: ...
     async def __aexit__(self, *exc_info: Any) -> Any: ...
     def __aiter__(self) -> AsyncIterator[Outcome[ResultT]]: ...
+
+
+async def leave_workers(task_group: TaskGroup, *exc_info: Any) -> bool | None:
+    """Leave the task group of a block's workers (already told to stop) as the block ends:
+    the body's own error propagates as it is, not wrapped in an exception group."""
+    if isinstance(exc_info[1] if len(exc_info) > 1 else None, Exception):
+        await task_group.__aexit__(None, None, None)
+        return False
+    return await task_group.__aexit__(*exc_info)
 
 
 async def collect(

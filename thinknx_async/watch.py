@@ -20,8 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self, TypedDict
+from typing import Any, Self, TypedDict
 
 import anyio
 import attrs
@@ -31,6 +30,7 @@ from ._polling import polling
 from ._schedule import DEFAULT_EVERY, DEFAULT_SHARE, Grant, SiteSchedule, poll_site
 from .devices import Device
 from .errors import RateLimitedError, SessionError, ValidationError
+from .fanout import leave_workers
 from .site import Site
 from .state import PASSIVE, READS, Listener, State, store_of
 from .throttle import Clock, Sleep
@@ -215,12 +215,7 @@ class Watch:
             task_group.start_soon(self._run_site, watched)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
         self._state = "closed"
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -231,10 +226,7 @@ class Watch:
         task_group = self._task_group
         assert task_group is not None
         task_group.cancel_scope.cancel()
-        if isinstance(exc, Exception):
-            await task_group.__aexit__(None, None, None)
-            return False
-        return await task_group.__aexit__(exc_type, exc, traceback)
+        return await leave_workers(task_group, *exc_info)
 
     def __aiter__(self) -> Self:
         return self

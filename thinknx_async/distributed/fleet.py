@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 import anyio
 import cloudpickle
@@ -49,6 +49,14 @@ def _check_pickles(what: str, value: object) -> None:
             f"{what} must pickle to travel to the workers (a top-level async def, plain "
             f"values; no live Session or Site): {exc}"
         ) from None
+
+
+class FanOutOptions(TypedDict, total=False):
+    """The options of :meth:`DaskFleet.fan_out` that :meth:`DaskFleet.gather` passes on."""
+
+    concurrency: int
+    idempotent: bool
+    pass_fleet: bool
 
 
 class DaskFleet:
@@ -171,18 +179,13 @@ class DaskFleet:
         entries: Entries,
         operation: Callable[..., Awaitable[ResultT]],
         *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        idempotent: bool = False,
-        pass_fleet: bool = False,
         on_outcome: Callable[[Outcome[Any]], object] | None = None,
+        **options: Unpack[FanOutOptions],
     ) -> Report[ResultT]:
-        """Run ``operation`` over every entry (as :meth:`fan_out`) and return the whole
-        :class:`~thinknx_async.Report`, in entry order."""
-        fan_out = self.fan_out(
-            entries, operation, concurrency=concurrency, idempotent=idempotent,
-            pass_fleet=pass_fleet,
-        )  # fmt: skip
-        return await collect(fan_out, on_outcome)
+        """Run ``operation`` over every entry (as :meth:`fan_out`, with its ``concurrency``,
+        ``idempotent`` and ``pass_fleet``) and return the whole
+        :class:`~thinknx_async.Report`, in entry order; ``on_outcome`` sees each outcome."""
+        return await collect(self.fan_out(entries, operation, **options), on_outcome)
 
     def _label(self, entry: SiteEntry) -> Site:
         return label_site(entry, self._labels, self.session_options.get("cloud_url", CLOUD_URL))

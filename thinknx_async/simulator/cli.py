@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 from .faults import Faults
 from .house import House
@@ -77,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _same(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options whose flag and field have the same name, as keyword arguments."""
+    return {name: getattr(args, name) for name in names}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m thinknx_async.simulator``."""
     parser = argparse.ArgumentParser(
@@ -96,41 +102,28 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
     faults = Faults(
         latency=latency,
         latency_max=latency_max,
-        spike_rate=args.spike_rate,
-        spike_seconds=args.spike_seconds,
         error_before_rate=args.error_rate_before,
         error_after_rate=args.error_rate_after,
         drop_before_rate=args.drop_rate_before,
         drop_after_rate=args.drop_rate,
-        slow_rate=args.slow_rate,
-        slow_seconds=args.slow_seconds,
-        gateway_rate=args.gateway_rate,
-        gateway_status=args.gateway_status,
-        storm_seconds=args.storm_seconds,
         sites=tuple(args.fault_sites) if args.fault_sites else None,
         seed=args.fault_seed,
-    )
+        **_same(args, "spike_rate", "spike_seconds", "slow_rate", "slow_seconds",
+                "gateway_rate", "gateway_status", "storm_seconds"),
+    )  # fmt: skip
+    personality = Personality(
+        **_same(args, "numbers_as_strings", "auth_failure_status", "tls_handshake_delay",
+                "connection_close", "http10")
+    )  # fmt: skip
     config = SimulatorConfig(
-        rate=args.rate,
-        burst=args.burst,
-        relay_rate=args.relay_rate,
-        relay_burst=args.relay_burst,
-        feedback_delay=args.feedback_delay,
         faults=faults,
-        local_ports=args.local_ports,
-        tls=args.tls,
-        retry_after=args.retry_after,
         uptime_language="it" if args.italian else "en",
         blind_travel_time=args.travel_time,
         house=None if args.house is None else House(interval=args.house, seed=args.house_seed),
-        personality=Personality(
-            numbers_as_strings=args.numbers_as_strings,
-            auth_failure_status=args.auth_failure_status,
-            tls_handshake_delay=args.tls_handshake_delay,
-            connection_close=args.connection_close,
-            http10=args.http10,
-        ),
-    )
+        personality=personality,
+        **_same(args, "rate", "burst", "relay_rate", "relay_burst", "feedback_delay",
+                "local_ports", "tls", "retry_after"),
+    )  # fmt: skip
     return Simulator(project, config)
 
 
