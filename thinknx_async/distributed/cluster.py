@@ -25,13 +25,19 @@ def parse_local(spec: str) -> int | None:
 
 
 def local_cluster(workers: int) -> LocalCluster:
-    """An asynchronous ``LocalCluster`` of ``workers`` processes, one thread each, no dashboard
-    (enter it with ``async with``)."""
+    """An asynchronous ``LocalCluster`` of ``workers`` processes, one thread each, on
+    127.0.0.1 only (enter it with ``async with``).
+
+    The scheduler's HTTP server (health routes, and the dashboard where bokeh is installed)
+    takes a free port on 127.0.0.1: left alone it would claim 8787 on every interface and
+    warn when another cluster has it.
+    """
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
         asynchronous=True,
     )
 
