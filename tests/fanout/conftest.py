@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
-from thinknx_async import RetryPolicy, Session, Site
-from thinknx_async.simulator import Project, Simulator, SimulatorConfig, create_app
+from thinknx_async import Session, Site
+from thinknx_async.simulator import Project, Simulator, SimulatorConfig
+
+from .._in_process import in_process_session, relay_sites
 
 SITES = 1000
 
@@ -28,21 +29,14 @@ def sim(big_project: Project) -> Simulator:
 @pytest.fixture
 async def session(sim: Simulator) -> AsyncIterator[Session]:
     """A session talking to ``sim`` in-process, unthrottled, without retries."""
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim)))
-    async with (
-        client,
-        Session(http_client=client, rate_limit=None, retry=RetryPolicy(max_attempts=1)) as session,
-    ):
+    async with in_process_session(sim) as session:
         yield session
 
 
 @pytest.fixture
 def sites(session: Session, big_project: Project) -> list[Site]:
     """Every simulated site, in project order, named as in the project."""
-    return [
-        session.on_premise("http://sim", s.key, allow_insecure=True, name=s.name)
-        for s in big_project.sites
-    ]
+    return relay_sites(session, big_project)
 
 
 def light_of(project: Project, site: Site) -> str:
